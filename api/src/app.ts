@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import etag from '@fastify/etag';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import { catalogueRoutes } from './catalogue/routes.ts';
+import { cataloguePlugin } from './catalogue/plugin.ts';
+import type { Config } from './config.ts';
+import type { Database } from './db/database.ts';
+import { healthRoutes } from './health/routes.ts';
+import { finiteNumbersPlugin } from './http/finite-numbers.ts';
+import { problemPlugin } from './http/problem.ts';
+import { mediaRoutes } from './media/routes.ts';
+
+export interface AppOptions {
+  config: Pick<Config, 'CURSOR_SECRET' | 'LOG_LEVEL'>;
+  database: Database;
+  /** Override the logger (tests silence it); defaults to JSON logs at LOG_LEVEL. */
+  logger?: FastifyServerOptions['logger'];
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+export const API_VERSION = '0.1.0';
+
+/**
+ * The one app factory: the server, the tests, the OpenAPI export and the benchmark all build
+ * the API here, so they all run with production's settings.
+ */
+export async function buildApp({ config, database, logger }: AppOptions) {
+  const app = Fastify({
+    logger: logger ?? { level: config.LOG_LEVEL },
+    // A caller's request id is kept (to follow a request across services) when it looks like one.
+    genReqId: (request) => {
+      const given = request.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    ajv: {
+      customOptions: {
+        // Unknown parameters are refused rather than silently ignored (a typo must not widen a query).
+        removeAdditional: false,
+        coerceTypes: 'array',
+        useDefaults: true,
+        // Report every failing parameter, not only the first.
+        allErrors: true,
+      },
+    },
+    // Long enough for any valid path parameter, so a too-long one is a 400 naming it, not a 404.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  // While shutting down, answers to requests already in flight close their connection: otherwise
+  // a keep-alive socket that was busy when close() began holds the shutdown until its idle timeout.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
+  await app.register(problemPlugin);
+  await app.register(finiteNumbersPlugin);
+  await app.register(etag, { weak: true });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Catalogue API',
+        version: API_VERSION,
+        description:
+          'The product catalogue, one page at a time. Errors are RFC 9457 problem+json; lists use opaque keyset cursors; public reads carry ETag and Cache-Control.',
+        license: { name: 'MIT', identifier: 'MIT' },
+        contact: { name: 'Catalogue team' },
+      },
+      servers: [{ url: '/', description: 'This server' }],
+      tags: [
+        { name: 'catalogue', description: 'Browse products and categories' },
+        { name: 'media', description: 'Images' },
+        { name: 'operations', description: 'Health and readiness' },
+      ],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(cataloguePlugin, { db: database.db, cursorSecret: config.CURSOR_SECRET });
+  await app.register(catalogueRoutes);
+  await app.register(mediaRoutes);
+  await app.register(healthRoutes, { database });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,42 @@
+import { resolve } from 'node:path';
+import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+
+/**
+ * Every setting the API reads from the environment, checked at start-up: a bad value stops the
+ * process with a message naming the variable, rather than surfacing as a strange failure later.
+ * The README's configuration table lists the same variables.
+ */
+export const ConfigSchema = Type.Object({
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATA_DIR: Type.String({ default: '.data', minLength: 1 }),
+  API_HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  API_PORT: Type.Integer({ default: 3001, minimum: 0, maximum: 65535 }),
+  SEED_PRODUCTS: Type.Integer({ default: 10_000, minimum: 0, maximum: 10_000_000 }),
+  CURSOR_SECRET: Type.String({ default: 'dev-only-cursor-secret-change-me', minLength: 16 }),
+  DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
+  LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
+});
+
+export type Config = Static<typeof ConfigSchema>;
+
+export class ConfigError extends Error {}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(ConfigSchema.properties)
+      .filter((key) => env[key] !== undefined && env[key] !== '')
+      .map((key) => [key, env[key]]),
+  );
+  const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, known));
+  const errors = Value.Errors(ConfigSchema, value);
+  if (errors.length > 0) {
+    const lines = errors.map((e) => {
+      const name = e.instancePath.replace(/^\//, '') || '(environment)';
+      return `  ${name}=${JSON.stringify(env[name] ?? '')}: ${e.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = value as Config;
+  return { ...config, DATA_DIR: resolve(config.DATA_DIR) };
+}

@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
+import { migrate } from 'drizzle-orm/node-postgres/migrator';
+import pg from 'pg';
+import * as schema from './schema.ts';
+
+export const migrationsFolder = fileURLToPath(new URL('../../../migrations', import.meta.url));
+
+export type Db = NodePgDatabase<typeof schema>;
+
+export interface Database {
+  pool: pg.Pool;
+  db: Db;
+  close(): Promise<void>;
+}
+
+export function createDatabase(url: string, options: { poolSize?: number; applicationName?: string } = {}): Database {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.poolSize ?? 10,
+    application_name: options.applicationName ?? 'catalogue-api',
+    // Fail fast rather than queue forever when the server is unreachable.
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client losing its connection (server restart) must not crash the process.
+  pool.on('error', () => undefined);
+  const db = drizzle(pool, { schema, casing: 'snake_case' });
+  let closed: Promise<void> | undefined;
+  return { pool, db, close: () => (closed ??= pool.end()) };
+}
+
+/** Arbitrary constant: serialises migrations (and the first seed) across processes starting at once. */
+const MIGRATION_LOCK = 727_001;
+
+/** Applies the pending migrations in order, one process at a time. */
+export async function migrateDatabase(database: Database): Promise<void> {
+  const client = await database.pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    try {
+      await migrate(drizzle(client, { schema, casing: 'snake_case' }), { migrationsFolder });
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+const expectedMigrations: number = (
+  JSON.parse(readFileSync(`${migrationsFolder}/meta/_journal.json`, 'utf8')) as { entries: unknown[] }
+).entries.length;
+
+/** True when every migration this code knows has been applied (what /readyz checks). */
+export async function isMigrated(database: Database): Promise<boolean> {
+  const { rows } = await database.pool.query<{ applied: number }>(
+    `SELECT count(*)::int AS applied FROM drizzle.__drizzle_migrations`,
+  ).catch((error: { code?: string }) => {
+    if (error.code === '42P01' || error.code === '3F000') return { rows: [{ applied: 0 }] };
+    throw error;
+  });
+  return (rows[0]?.applied ?? 0) >= expectedMigrations;
+}

