@@ -1,0 +1,112 @@
+import { execFile } from 'node:child_process';
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../api/src/db/embedded.ts';
+import { alive, repoRoot, startNode, waitFor, type Running } from '../../api/test/support/process.ts';
+
+/**
+ * The storefront as `npm start` runs it: the launcher starts the API (on its embedded PostgreSQL)
+ * and the built storefront; the pages are read as a browser without JavaScript gets them.
+ */
+describe('storefront first page, through `npm start`', () => {
+  let dataDir: string;
+  let launcher: Running;
+  let web: string;
+  let api: string;
+
+  beforeAll(async () => {
+    await promisify(execFile)('npm', ['run', 'build', '-w', 'web'], { cwd: repoRoot });
+    dataDir = await mkdtemp(join(tmpdir(), 'catalogue-web-'));
+    const [apiPort, webPort] = [await freePort(), await freePort()];
+    api = `http://127.0.0.1:${apiPort}`;
+    web = `http://127.0.0.1:${webPort}`;
+    launcher = startNode(['scripts/start.mjs'], {
+      DATA_DIR: dataDir,
+      API_PORT: String(apiPort),
+      WEB_PORT: String(webPort),
+      SEED_PRODUCTS: '120',
+    });
+    await waitFor(`${api}/readyz`, 90_000, launcher);
+    await waitFor(`${web}/`, 90_000, launcher);
+    // The launcher announces the URLs once it has seen the API ready.
+    for (let tries = 0; !launcher.output().includes('Storefront') && tries < 100; tries += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
+  afterAll(async () => {
+    launcher?.child.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const productIds = (html: string) => [...html.matchAll(/data-product-id="(\d+)"/g)].map((m) => Number(m[1]));
+  /** A link's target as a browser resolves it against the page's URL. */
+  const link = (html: string, rel: 'next' | 'prev', page: string) => {
+    const href = html.match(new RegExp(`<a rel="${rel}" href="([^"]+)"`))?.[1]?.replaceAll('&amp;', '&');
+    return href === undefined ? undefined : new URL(href, page).toString();
+  };
+  const apiPage = async (cursor?: string) =>
+    (await (await fetch(`${api}/v1/products?limit=24${cursor ? `&cursor=${cursor}` : ''}`)).json()) as {
+      data: { id: number; name: string }[];
+      next_cursor: string | null;
+    };
+
+  it('prints both URLs', () => {
+    expect(launcher.output()).toContain(`Storefront  ${web}`);
+    expect(launcher.output()).toContain(`API         ${api}`);
+  });
+
+  it('renders the first page of products on the server, with a plain next link', async () => {
+    const response = await fetch(`${web}/`);
+    expect(response.status).toBe(200);
+    const html = await response.text();
+    const expected = await apiPage();
+    expect(productIds(html)).toEqual(expected.data.map((p) => p.id));
+    expect(html).toContain(expected.data[0]!.name.replaceAll('&', '&amp;'));
+    expect(link(html, 'prev', `${web}/`)).toBeUndefined();
+    expect(link(html, 'next', `${web}/`)).toMatch(new RegExp(`^${web}/\\?cursor=`));
+  });
+
+  it('pages forward and back with links alone, each URL reproducing its page', async () => {
+    const first = await (await fetch(`${web}/`)).text();
+    const secondUrl = link(first, 'next', `${web}/`)!;
+    const second = await (await fetch(secondUrl)).text();
+    const expected = await apiPage((await apiPage()).next_cursor!);
+    expect(productIds(second)).toEqual(expected.data.map((p) => p.id));
+    expect(productIds(second).some((id) => productIds(first).includes(id))).toBe(false);
+    // The URL alone reproduces the page.
+    expect(productIds(await (await fetch(secondUrl)).text())).toEqual(productIds(second));
+    const back = await (await fetch(link(second, 'prev', secondUrl)!)).text();
+    expect(productIds(back)).toEqual(productIds(first));
+  });
+
+  it('serves product images through its own origin', async () => {
+    const html = await (await fetch(`${web}/`)).text();
+    const src = html.match(/<img src="([^"]+)"/)?.[1];
+    expect(src).toMatch(/^\/media\/placeholder\/.+\.svg$/);
+    const image = await fetch(`${web}${src}`);
+    expect(image.status).toBe(200);
+    expect(image.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await image.text()).toMatch(/^<svg /);
+  });
+
+  it('answers an edited page link with a 400 page that leads back', async () => {
+    const response = await fetch(`${web}/?cursor=not-a-cursor`);
+    expect(response.status).toBe(400);
+    const home = (await response.text()).match(/<a href="([^"]+)">Back to/)?.[1];
+    expect(new URL(home!, `${web}/?cursor=not-a-cursor`).toString()).toBe(`${web}/`);
+  });
+
+  it('stops the storefront, the API and PostgreSQL on SIGTERM', async () => {
+    const pid = Number((await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    expect(alive(pid)).toBe(true);
+    launcher.child.kill('SIGTERM');
+    expect(await launcher.exited).toBe(0);
+    expect(alive(pid)).toBe(false);
+    await expect(fetch(`${web}/`)).rejects.toThrow();
+    await expect(fetch(`${api}/healthz`)).rejects.toThrow();
+  });
+});
