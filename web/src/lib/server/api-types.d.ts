@@ -4,687 +4,687 @@
  */
 
 export interface paths {
-  '/v1/products': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List active products, one page at a time
+         * @description Keyset pagination: follow `next_cursor` / `prev_cursor` (also in the `Link` header). A cursor only works with the sort and filters it came from.
+         */
+        get: operations["listProducts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * List active products, one page at a time
-     * @description Keyset pagination: follow `next_cursor` / `prev_cursor` (also in the `Link` header). A cursor only works with the sort and filters it came from.
-     */
-    get: operations['listProducts'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/products/{idOrSlug}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/products/{idOrSlug}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One active product, by id or slug
+         * @description Drafts and archived products answer 404. The ETag changes whenever the product does.
+         */
+        get: operations["getProduct"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * One active product, by id or slug
-     * @description Drafts and archived products answer 404. The ETag changes whenever the product does.
-     */
-    get: operations['getProduct'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/v1/categories': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/v1/categories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The category tree, depth-first, with product counts
+         * @description Every category, each after its parent; `product_count` includes the descendants’ active products.
+         */
+        get: operations["listCategories"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * The category tree, depth-first, with product counts
-     * @description Every category, each after its parent; `product_count` includes the descendants’ active products.
-     */
-    get: operations['listCategories'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/media/placeholder/{key}': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/media/placeholder/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A generated placeholder image (SVG) for the demo catalogue
+         * @description The same key always draws the same image, so it is cached for a year.
+         */
+        get: operations["getPlaceholderImage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * A generated placeholder image (SVG) for the demo catalogue
-     * @description The same key always draws the same image, so it is cached for a year.
-     */
-    get: operations['getPlaceholderImage'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/healthz': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Liveness: the process answers
+         * @description Checks nothing else: a failing liveness probe means restart the process.
+         */
+        get: operations["healthz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Liveness: the process answers
-     * @description Checks nothing else: a failing liveness probe means restart the process.
-     */
-    get: operations['healthz'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
-  '/readyz': {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Readiness: the database is reachable and fully migrated
+         * @description A load balancer sends traffic only while this answers 200.
+         */
+        get: operations["readyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
     };
-    /**
-     * Readiness: the database is reachable and fully migrated
-     * @description A load balancer sends traffic only while this answers 200.
-     */
-    get: operations['readyz'];
-    put?: never;
-    post?: never;
-    delete?: never;
-    options?: never;
-    head?: never;
-    patch?: never;
-    trace?: never;
-  };
 }
 export type webhooks = Record<string, never>;
 export interface components {
-  schemas: never;
-  responses: never;
-  parameters: never;
-  requestBodies: never;
-  headers: never;
-  pathItems: never;
+    schemas: never;
+    responses: never;
+    parameters: never;
+    requestBodies: never;
+    headers: never;
+    pathItems: never;
 }
 export type $defs = Record<string, never>;
 export interface operations {
-  listProducts: {
-    parameters: {
-      query?: {
-        /** @description Products per page. */
-        limit?: number;
-        /** @description Opaque: a `next_cursor` or `prev_cursor` from a previous page of the same query. */
-        cursor?: string;
-        /** @description `updated` (oldest change first) with `updated_after` lets an integration sync incrementally. */
-        sort?: 'newest' | 'price_asc' | 'price_desc' | 'name_asc' | 'updated';
-        /** @description A category slug; its descendants are included. */
-        category?: string;
-        /** @description One or more brands (repeat the parameter). */
-        brand?: string[];
-        /** @description Minor units, inclusive. */
-        min_price?: number;
-        /** @description Minor units, inclusive. */
-        max_price?: number;
-        /** @description `true`: only products with stock; `false`: only without. */
-        in_stock?: boolean;
-        /** @description Only products changed after this instant. */
-        updated_after?: string;
-      };
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Default Response */
-      200: {
-        headers: {
-          /** @description Validator for If-None-Match. */
-          ETag?: string;
-          'Cache-Control'?: string;
-          /** @description RFC 8288 links to the next and previous pages. */
-          Link?: string;
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            data: {
-              id: number;
-              sku: string;
-              slug: string;
-              name: string;
-              brand: string | null;
-              category_id: number;
-              /** Money */
-              price: {
-                /** @description In minor units of the currency (cents for EUR). */
-                amount: number;
-                /** @description ISO 4217 code. */
-                currency: string;
-              };
-              image: {
-                url: string;
-                alt: string;
-              } | null;
-              stock: number;
-              in_stock: boolean;
-              /** Format: date-time */
-              created_at: string;
-              /** Format: date-time */
-              updated_at: string;
-            }[];
-            next_cursor: string | null;
-            prev_cursor: string | null;
-          };
-        };
-      };
-      /** @description Not modified: the ETag matches If-None-Match. */
-      304: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content?: never;
-      };
-      /** @description Bad Request */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': {
-            /** @description A URI naming the kind of problem. */
-            type: string;
-            title: string;
-            status: number;
-            detail?: string;
-            /** @description The request id, to quote when asking for help. */
-            instance?: string;
-            errors?: {
-              /** @enum {unknown} */
-              in: 'query' | 'path' | 'header' | 'body';
-              /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-              name: string;
-              detail: string;
-            }[];
-          };
-        };
-      };
-      /** @description Not Found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': {
-            /** @description A URI naming the kind of problem. */
-            type: string;
-            title: string;
-            status: number;
-            detail?: string;
-            /** @description The request id, to quote when asking for help. */
-            instance?: string;
-            errors?: {
-              /** @enum {unknown} */
-              in: 'query' | 'path' | 'header' | 'body';
-              /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-              name: string;
-              detail: string;
-            }[];
-          };
-        };
-      };
-      /** @description Internal Server Error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': {
-            /** @description A URI naming the kind of problem. */
-            type: string;
-            title: string;
-            status: number;
-            detail?: string;
-            /** @description The request id, to quote when asking for help. */
-            instance?: string;
-            errors?: {
-              /** @enum {unknown} */
-              in: 'query' | 'path' | 'header' | 'body';
-              /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-              name: string;
-              detail: string;
-            }[];
-          };
-        };
-      };
-    };
-  };
-  getProduct: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        /** @description The numeric id or the slug. */
-        idOrSlug: string;
-      };
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Default Response */
-      200: {
-        headers: {
-          /** @description Validator for If-None-Match. */
-          ETag?: string;
-          'Cache-Control'?: string;
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            id: number;
-            sku: string;
-            slug: string;
-            name: string;
-            description: string;
-            brand: string | null;
-            /** CategoryRef */
-            category: {
-              id: number;
-              slug: string;
-              name: string;
+    listProducts: {
+        parameters: {
+            query?: {
+                /** @description Products per page. */
+                limit?: number;
+                /** @description Opaque: a `next_cursor` or `prev_cursor` from a previous page of the same query. */
+                cursor?: string;
+                /** @description `updated` (oldest change first) with `updated_after` lets an integration sync incrementally. */
+                sort?: "newest" | "price_asc" | "price_desc" | "name_asc" | "updated";
+                /** @description A category slug; its descendants are included. */
+                category?: string;
+                /** @description One or more brands (repeat the parameter). */
+                brand?: string[];
+                /** @description Minor units, inclusive. */
+                min_price?: number;
+                /** @description Minor units, inclusive. */
+                max_price?: number;
+                /** @description `true`: only products with stock; `false`: only without. */
+                in_stock?: boolean;
+                /** @description Only products changed after this instant. */
+                updated_after?: string;
             };
-            /** @description From the root category down to the product’s own. */
-            breadcrumbs: {
-              id: number;
-              slug: string;
-              name: string;
-            }[];
-            /** Money */
-            price: {
-              /** @description In minor units of the currency (cents for EUR). */
-              amount: number;
-              /** @description ISO 4217 code. */
-              currency: string;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description Validator for If-None-Match. */
+                    ETag?: string;
+                    "Cache-Control"?: string;
+                    /** @description RFC 8288 links to the next and previous pages. */
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            id: number;
+                            sku: string;
+                            slug: string;
+                            name: string;
+                            brand: string | null;
+                            category_id: number;
+                            /** Money */
+                            price: {
+                                /** @description In minor units of the currency (cents for EUR). */
+                                amount: number;
+                                /** @description ISO 4217 code. */
+                                currency: string;
+                            };
+                            image: {
+                                url: string;
+                                alt: string;
+                            } | null;
+                            stock: number;
+                            in_stock: boolean;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
+                        }[];
+                        next_cursor: string | null;
+                        prev_cursor: string | null;
+                    };
+                };
             };
-            images: {
-              url: string;
-              alt: string;
-            }[];
-            attributes: {
-              [key: string]: string | number | boolean;
+            /** @description Not modified: the ETag matches If-None-Match. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
-            stock: number;
-            in_stock: boolean;
-            /** @enum {unknown} */
-            status: 'draft' | 'active' | 'archived';
-            version: number;
-            /** Format: date-time */
-            created_at: string;
-            /** Format: date-time */
-            updated_at: string;
-          };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                    };
+                };
+            };
         };
-      };
-      /** @description Not modified: the ETag matches If-None-Match. */
-      304: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content?: never;
-      };
-      /** @description Bad Request */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': {
-            /** @description A URI naming the kind of problem. */
-            type: string;
-            title: string;
-            status: number;
-            detail?: string;
-            /** @description The request id, to quote when asking for help. */
-            instance?: string;
-            errors?: {
-              /** @enum {unknown} */
-              in: 'query' | 'path' | 'header' | 'body';
-              /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-              name: string;
-              detail: string;
-            }[];
-          };
-        };
-      };
-      /** @description Not Found */
-      404: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': {
-            /** @description A URI naming the kind of problem. */
-            type: string;
-            title: string;
-            status: number;
-            detail?: string;
-            /** @description The request id, to quote when asking for help. */
-            instance?: string;
-            errors?: {
-              /** @enum {unknown} */
-              in: 'query' | 'path' | 'header' | 'body';
-              /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-              name: string;
-              detail: string;
-            }[];
-          };
-        };
-      };
-      /** @description Internal Server Error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': {
-            /** @description A URI naming the kind of problem. */
-            type: string;
-            title: string;
-            status: number;
-            detail?: string;
-            /** @description The request id, to quote when asking for help. */
-            instance?: string;
-            errors?: {
-              /** @enum {unknown} */
-              in: 'query' | 'path' | 'header' | 'body';
-              /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-              name: string;
-              detail: string;
-            }[];
-          };
-        };
-      };
     };
-  };
-  listCategories: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    getProduct: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The numeric id or the slug. */
+                idOrSlug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description Validator for If-None-Match. */
+                    ETag?: string;
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: number;
+                        sku: string;
+                        slug: string;
+                        name: string;
+                        description: string;
+                        brand: string | null;
+                        /** CategoryRef */
+                        category: {
+                            id: number;
+                            slug: string;
+                            name: string;
+                        };
+                        /** @description From the root category down to the product’s own. */
+                        breadcrumbs: {
+                            id: number;
+                            slug: string;
+                            name: string;
+                        }[];
+                        /** Money */
+                        price: {
+                            /** @description In minor units of the currency (cents for EUR). */
+                            amount: number;
+                            /** @description ISO 4217 code. */
+                            currency: string;
+                        };
+                        images: {
+                            url: string;
+                            alt: string;
+                        }[];
+                        attributes: {
+                            [key: string]: string | number | boolean;
+                        };
+                        stock: number;
+                        in_stock: boolean;
+                        /** @enum {unknown} */
+                        status: "draft" | "active" | "archived";
+                        version: number;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description Not modified: the ETag matches If-None-Match. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                    };
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description Default Response */
-      200: {
-        headers: {
-          /** @description Validator for If-None-Match. */
-          ETag?: string;
-          'Cache-Control'?: string;
-          [name: string]: unknown;
+    listCategories: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-        content: {
-          'application/json': {
-            /** @description Depth-first: each category follows its parent. */
-            data: {
-              id: number;
-              slug: string;
-              name: string;
-              parent_id: number | null;
-              depth: number;
-              /** @description Active products here and in every descendant. */
-              product_count: number;
-            }[];
-          };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    /** @description Validator for If-None-Match. */
+                    ETag?: string;
+                    "Cache-Control"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Depth-first: each category follows its parent. */
+                        data: {
+                            id: number;
+                            slug: string;
+                            name: string;
+                            parent_id: number | null;
+                            depth: number;
+                            /** @description Active products here and in every descendant. */
+                            product_count: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Not modified: the ETag matches If-None-Match. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                    };
+                };
+            };
         };
-      };
-      /** @description Not modified: the ETag matches If-None-Match. */
-      304: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content?: never;
-      };
-      /** @description Internal Server Error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': {
-            /** @description A URI naming the kind of problem. */
-            type: string;
-            title: string;
-            status: number;
-            detail?: string;
-            /** @description The request id, to quote when asking for help. */
-            instance?: string;
-            errors?: {
-              /** @enum {unknown} */
-              in: 'query' | 'path' | 'header' | 'body';
-              /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-              name: string;
-              detail: string;
-            }[];
-          };
-        };
-      };
     };
-  };
-  getPlaceholderImage: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path: {
-        key: string;
-      };
-      cookie?: never;
+    getPlaceholderImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An SVG image */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/svg+xml": string;
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                    };
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description An SVG image */
-      200: {
-        headers: {
-          [name: string]: unknown;
+    healthz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
         };
-        content: {
-          'image/svg+xml': string;
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                    };
+                };
+            };
         };
-      };
-      /** @description Bad Request */
-      400: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': {
-            /** @description A URI naming the kind of problem. */
-            type: string;
-            title: string;
-            status: number;
-            detail?: string;
-            /** @description The request id, to quote when asking for help. */
-            instance?: string;
-            errors?: {
-              /** @enum {unknown} */
-              in: 'query' | 'path' | 'header' | 'body';
-              /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-              name: string;
-              detail: string;
-            }[];
-          };
-        };
-      };
-      /** @description Internal Server Error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': {
-            /** @description A URI naming the kind of problem. */
-            type: string;
-            title: string;
-            status: number;
-            detail?: string;
-            /** @description The request id, to quote when asking for help. */
-            instance?: string;
-            errors?: {
-              /** @enum {unknown} */
-              in: 'query' | 'path' | 'header' | 'body';
-              /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-              name: string;
-              detail: string;
-            }[];
-          };
-        };
-      };
     };
-  };
-  healthz: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
+    readyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        status: "ok";
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                    };
+                };
+            };
+        };
     };
-    requestBody?: never;
-    responses: {
-      /** @description Default Response */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /** @enum {string} */
-            status: 'ok';
-          };
-        };
-      };
-      /** @description Internal Server Error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': {
-            /** @description A URI naming the kind of problem. */
-            type: string;
-            title: string;
-            status: number;
-            detail?: string;
-            /** @description The request id, to quote when asking for help. */
-            instance?: string;
-            errors?: {
-              /** @enum {unknown} */
-              in: 'query' | 'path' | 'header' | 'body';
-              /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-              name: string;
-              detail: string;
-            }[];
-          };
-        };
-      };
-    };
-  };
-  readyz: {
-    parameters: {
-      query?: never;
-      header?: never;
-      path?: never;
-      cookie?: never;
-    };
-    requestBody?: never;
-    responses: {
-      /** @description Default Response */
-      200: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/json': {
-            /** @enum {string} */
-            status: 'ok';
-          };
-        };
-      };
-      /** @description Internal Server Error */
-      500: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': {
-            /** @description A URI naming the kind of problem. */
-            type: string;
-            title: string;
-            status: number;
-            detail?: string;
-            /** @description The request id, to quote when asking for help. */
-            instance?: string;
-            errors?: {
-              /** @enum {unknown} */
-              in: 'query' | 'path' | 'header' | 'body';
-              /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-              name: string;
-              detail: string;
-            }[];
-          };
-        };
-      };
-      /** @description Service Unavailable */
-      503: {
-        headers: {
-          [name: string]: unknown;
-        };
-        content: {
-          'application/problem+json': {
-            /** @description A URI naming the kind of problem. */
-            type: string;
-            title: string;
-            status: number;
-            detail?: string;
-            /** @description The request id, to quote when asking for help. */
-            instance?: string;
-            errors?: {
-              /** @enum {unknown} */
-              in: 'query' | 'path' | 'header' | 'body';
-              /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-              name: string;
-              detail: string;
-            }[];
-          };
-        };
-      };
-    };
-  };
 }
