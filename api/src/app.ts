@@ -11,10 +11,11 @@ import type { Database } from './db/database.ts';
 import { healthRoutes } from './health/routes.ts';
 import { finiteNumbersPlugin } from './http/finite-numbers.ts';
 import { problemPlugin } from './http/problem.ts';
+import { responseCachePlugin } from './http/response-cache.ts';
 import { mediaRoutes } from './media/routes.ts';
 
 export interface AppOptions {
-  config: Pick<Config, 'CURSOR_SECRET' | 'LOG_LEVEL'>;
+  config: Pick<Config, 'CURSOR_SECRET' | 'LOG_LEVEL' | 'RESPONSE_CACHE_TTL_MS'>;
   database: Database;
   /** Override the logger (tests silence it); defaults to JSON logs at LOG_LEVEL. */
   logger?: FastifyServerOptions['logger'];
@@ -67,6 +68,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(problemPlugin);
   await app.register(finiteNumbersPlugin);
   await app.register(etag, { weak: true });
+  await app.register(responseCachePlugin, { ttlMs: config.RESPONSE_CACHE_TTL_MS });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

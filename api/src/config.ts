@@ -14,6 +14,7 @@ export const ConfigSchema = Type.Object({
   API_PORT: Type.Integer({ default: 3001, minimum: 0, maximum: 65535 }),
   SEED_PRODUCTS: Type.Integer({ default: 10_000, minimum: 0, maximum: 10_000_000 }),
   CURSOR_SECRET: Type.String({ default: 'dev-only-cursor-secret-change-me', minLength: 16 }),
+  RESPONSE_CACHE_TTL_MS: Type.Integer({ default: 1_000, minimum: 0, maximum: 10_000 }),
   DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
 });

@@ -26,6 +26,7 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/products',
     {
+      config: { responseCache: true },
       schema: {
         operationId: 'listProducts',
         tags: ['catalogue'],
@@ -91,6 +92,7 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/products/:idOrSlug',
     {
+      config: { responseCache: true },
       schema: {
         operationId: 'getProduct',
         tags: ['catalogue'],
@@ -111,6 +113,7 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/categories',
     {
+      config: { responseCache: true },
       schema: {
         operationId: 'listCategories',
         tags: ['catalogue'],

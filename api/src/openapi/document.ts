@@ -6,7 +6,7 @@ import { createDatabase } from '../db/database.ts';
 export async function openapiYaml(): Promise<string> {
   const database = createDatabase('postgres://unused@127.0.0.1:1/unused');
   const app = await buildApp({
-    config: { CURSOR_SECRET: 'openapi-export-only', LOG_LEVEL: 'silent' },
+    config: { CURSOR_SECRET: 'openapi-export-only', LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: 0 },
     database,
     logger: false,
   });

@@ -25,10 +25,13 @@ export async function testDatabase(): Promise<Database & { url: string }> {
   return Object.assign(database, { url: url.toString() });
 }
 
-/** The app as production builds it, on this file's database, logging silenced. */
-export async function testApp(database: Database) {
+/**
+ * The app as production builds it, on this file's database, logging silenced. The response cache
+ * is off unless asked for: most tests change data between two identical reads.
+ */
+export async function testApp(database: Database, { responseCacheTtlMs = 0 } = {}) {
   const app = await buildApp({
-    config: { CURSOR_SECRET: TEST_CURSOR_SECRET, LOG_LEVEL: 'silent' },
+    config: { CURSOR_SECRET: TEST_CURSOR_SECRET, LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: responseCacheTtlMs },
     database,
     logger: false,
   });
