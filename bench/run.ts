@@ -1,0 +1,207 @@
+/**
+ * `npm run bench`: seeds a large catalogue into its own embedded PostgreSQL, then measures the
+ * products API with autocannon, side by side in one run, against an in-memory ceiling and an
+ * OFFSET baseline, and prints a table of ratios. Ratios measured in one run on one machine are
+ * what to compare: absolute figures on a shared 2-core machine move from run to run.
+ *
+ *   npm run bench -- [--products 1000000] [--duration 10] [--connections 16] [--reuse]
+ *
+ * --reuse keeps .bench-data/ between runs when it already holds that many products.
+ */
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { createDatabase, migrateDatabase } from '../api/src/db/database.ts';
+import { startEmbeddedPostgres } from '../api/src/db/embedded.ts';
+import { createDatabaseIfMissing } from '../api/src/runtime.ts';
+import { seedCatalogue } from '../api/src/seed/load.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    products: { type: 'string', default: '1000000' },
+    duration: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '16' },
+    reuse: { type: 'boolean', default: false },
+  },
+});
+const productCount = Number(args.products);
+const duration = Number(args.duration);
+const connections = Number(args.connections);
+const dataDir = `${root}.bench-data`;
+
+const log = (message: string) => process.stderr.write(`${message}\n`);
+
+function progress(done: number, total: number, startedAt: number) {
+  if (!process.stderr.isTTY) return;
+  const seconds = (performance.now() - startedAt) / 1000;
+  const rate = done / Math.max(seconds, 0.001);
+  const width = 30;
+  const filled = Math.round((done / total) * width);
+  process.stderr.write(
+    `\r  [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${((done / total) * 100).toFixed(0)}% ${Math.round(rate).toLocaleString('en')} rows/s `,
+  );
+}
+
+interface Measured {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+async function measure(name: string, url: string, seconds = duration): Promise<Measured> {
+  // A short warm-up (JIT, plan cache, buffer cache), not recorded.
+  await autocannon({ url, connections, duration: Math.min(2, seconds) });
+  const result = await autocannon({ url, connections, duration: seconds });
+  const measured = {
+    name,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx + result.timeouts,
+  };
+  log(`  ${name}: ${Math.round(measured.rps)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms`);
+  return measured;
+}
+
+if (!args.reuse) await rm(dataDir, { recursive: true, force: true });
+log(`PostgreSQL: starting the embedded server in ${dataDir}`);
+const server = await startEmbeddedPostgres({ dataDir });
+let child: ReturnType<typeof spawn> | undefined;
+try {
+  await createDatabaseIfMissing(server, 'bench');
+  const url = server.urlFor('bench');
+  const database = createDatabase(url);
+  await migrateDatabase(database);
+  const { rows } = await database.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM products');
+  let loadRate: string;
+  if (rows[0]!.n === productCount) {
+    loadRate = `reused ${productCount.toLocaleString('en')} products already loaded (--reuse)`;
+  } else {
+    if (rows[0]!.n > 0) throw new Error(`.bench-data holds ${rows[0]!.n} products, not ${productCount}: run without --reuse`);
+    log(`Seeding ${productCount.toLocaleString('en')} products`);
+    const startedAt = performance.now();
+    const seeded = await seedCatalogue(database.pool, {
+      products: productCount,
+      onProgress: (done, total) => progress(done, total, startedAt),
+    });
+    await database.pool.query('VACUUM ANALYZE products');
+    const seconds = (performance.now() - startedAt) / 1000;
+    if (process.stderr.isTTY) process.stderr.write('\n');
+    loadRate = `${productCount.toLocaleString('en')} products in ${seconds.toFixed(1)} s (${Math.round(productCount / seconds).toLocaleString('en')} rows/s, indexes and VACUUM ANALYZE included; COPY ${(seeded.ms / 1000).toFixed(1)} s)`;
+  }
+  log(`Load: ${loadRate}`);
+  await database.close();
+
+  child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: url },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const firstLine = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child!.stdout! }).once('line', resolve);
+    child!.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+  });
+  const urls = JSON.parse(firstLine) as { api: string; uncached: string; ceiling: string; baseline: string };
+
+  // The deep position, reached the way a client reaches it: by following cursors.
+  const active = Number(
+    (
+      (await (await fetch(`${urls.api}/v1/categories`)).json()) as { data: { depth: number; product_count: number }[] }
+    ).data
+      .filter((c) => c.depth === 0)
+      .reduce((sum, c) => sum + c.product_count, 0),
+  );
+  const deepTarget = Math.min(500_000, Math.floor(active / 2));
+  let cursor: string | null = null;
+  let position = 0;
+  const walkStarted = performance.now();
+  while (position < deepTarget) {
+    const body = (await (await fetch(`${urls.api}/v1/products?limit=100${cursor ? `&cursor=${cursor}` : ''}`)).json()) as {
+      data: unknown[];
+      next_cursor: string | null;
+    };
+    position += body.data.length;
+    cursor = body.next_cursor;
+    if (!cursor) throw new Error('ran out of pages before the deep position');
+  }
+  log(`Deep cursor: product ${position + 1} reached in ${((performance.now() - walkStarted) / 1000).toFixed(1)} s by cursor`);
+
+  const categories = (await (await fetch(`${urls.api}/v1/categories`)).json()) as {
+    data: { slug: string; depth: number; product_count: number }[];
+  };
+  const category = categories.data.filter((c) => c.depth === 1).sort((a, b) => b.product_count - a.product_count)[0]!;
+
+  log(`Measuring: ${duration} s per scenario, ${connections} connections`);
+  const categoryQuery = `category=${category.slug}&sort=price_asc`;
+  const ceiling = await measure('ceiling: same body from memory, bare Fastify', `${urls.ceiling}/v1/products`);
+  const scenarios = [
+    { label: 'GET /v1/products, first page', path: '/v1/products' },
+    { label: `same, at product ${(position + 1).toLocaleString('en')} by cursor`, path: `/v1/products?cursor=${cursor}` },
+    {
+      label: `category=${category.slug} (${category.product_count.toLocaleString('en')} products), price_asc`,
+      path: `/v1/products?${categoryQuery}`,
+    },
+  ];
+  // Each API scenario twice: as configured (with the 1 s response cache), and with every request
+  // reaching PostgreSQL, which is what proves the keyset queries themselves.
+  const cached: Measured[] = [];
+  const direct: Measured[] = [];
+  for (const scenario of scenarios) {
+    cached.push(await measure(`${scenario.label} (response cache on)`, `${urls.api}${scenario.path}`));
+    direct.push(await measure(`${scenario.label} (cache off: every request queries PostgreSQL)`, `${urls.uncached}${scenario.path}`));
+  }
+  const offset = await measure(
+    `baseline: OFFSET ${position.toLocaleString('en')} LIMIT 24, no cache`,
+    `${urls.baseline}/offset?offset=${position}`,
+    Math.min(duration, 5),
+  );
+  const [first, deep, byCategory] = cached as [Measured, Measured, Measured];
+  const [firstDirect, deepDirect, byCategoryDirect] = direct as [Measured, Measured, Measured];
+
+  const rows2 = [ceiling, ...cached, ...direct, offset];
+  const ratio = (a: Measured, b: Measured) => a.rps / b.rps;
+  const targets = [
+    { label: 'first page / ceiling (as configured)', value: ratio(first, ceiling), target: 0.6 },
+    { label: 'first page / ceiling (cache off)', value: ratio(firstDirect, ceiling) },
+    { label: 'deep page / first page (as configured)', value: ratio(deep, first), target: 0.9 },
+    { label: 'deep page / first page (cache off)', value: ratio(deepDirect, firstDirect), target: 0.9 },
+    { label: 'category + price_asc / first page (as configured)', value: ratio(byCategory, first) },
+    { label: 'category + price_asc / first page (cache off)', value: ratio(byCategoryDirect, firstDirect) },
+    { label: 'OFFSET at the deep position / first page (cache off)', value: ratio(offset, firstDirect) },
+  ];
+  const lines = [
+    '',
+    `Catalogue: ${productCount.toLocaleString('en')} products (${active.toLocaleString('en')} active). Load: ${loadRate}.`,
+    `autocannon: ${connections} connections, ${duration} s per scenario after a 2 s warm-up; Node ${process.version}, ${(await import('node:os')).cpus().length} cores.`,
+    '',
+    '| scenario | req/s | p50 ms | p99 ms | errors |',
+    '| --- | ---: | ---: | ---: | ---: |',
+    ...rows2.map((r) => `| ${r.name} | ${Math.round(r.rps).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${r.errors} |`),
+    '',
+    '| ratio | measured | target |',
+    '| --- | ---: | --- |',
+    ...targets.map(
+      (t) =>
+        `| ${t.label} | ${t.value.toFixed(t.value < 0.01 ? 4 : 2)} | ${t.target === undefined ? '' : `≥ ${t.target} ${t.value >= t.target ? '✓' : '✗ missed'}`} |`,
+    ),
+    '',
+  ];
+  console.log(lines.join('\n'));
+  if (rows2.some((r) => r.errors > 0)) {
+    console.error('Some requests failed: the figures above are not valid.');
+    process.exitCode = 1;
+  }
+} finally {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((resolve) => child!.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+  await server.stop();
+}

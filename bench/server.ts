@@ -1,0 +1,83 @@
+/**
+ * The benchmark's server process: the real API (built by the same factory as production), plus,
+ * on other ports, the two references it is compared with:
+ *  - ceiling: a bare Fastify serving a products page's JSON from memory, with the same response
+ *    schema (so serialisation costs the same): the most any products route could do here;
+ *  - baseline: the classic OFFSET/LIMIT query that keyset pagination replaces.
+ * Prints one JSON line with the three base URLs, then serves until SIGTERM.
+ */
+import Fastify from 'fastify';
+import { desc, eq } from 'drizzle-orm';
+import { buildApp } from '../api/src/app.ts';
+import { loadConfig } from '../api/src/config.ts';
+import { ProductPage } from '../api/src/catalogue/schemas.ts';
+import { createDatabase } from '../api/src/db/database.ts';
+import { products } from '../api/src/db/schema.ts';
+
+const url = process.env.DATABASE_URL;
+if (!url) throw new Error('DATABASE_URL is required');
+const secret = process.env.CURSOR_SECRET ?? 'bench-cursor-secret-0123456789';
+
+const database = createDatabase(url, { poolSize: Number(process.env.DATABASE_POOL_SIZE ?? 10) });
+const app = await buildApp({
+  config: { CURSOR_SECRET: secret, LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: loadConfig().RESPONSE_CACHE_TTL_MS },
+  database,
+  logger: false,
+});
+await app.listen({ host: '127.0.0.1', port: 0 });
+const apiUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+// The same API with the response cache off: every request reaches PostgreSQL.
+const uncached = await buildApp({
+  config: { CURSOR_SECRET: secret, LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: 0 },
+  database,
+  logger: false,
+});
+await uncached.listen({ host: '127.0.0.1', port: 0 });
+
+// The body of the first products page, as the API answers it.
+const page = await (await fetch(`${apiUrl}/v1/products`)).json();
+const ceiling = Fastify({ logger: false });
+ceiling.get('/v1/products', { schema: { response: { 200: ProductPage } } }, async () => page);
+await ceiling.listen({ host: '127.0.0.1', port: 0 });
+
+const baseline = Fastify({ logger: false });
+baseline.get<{ Querystring: { offset: string; limit?: string } }>('/offset', async (request) => {
+  const rows = await database.db
+    .select({
+      id: products.id,
+      sku: products.sku,
+      slug: products.slug,
+      name: products.name,
+      brand: products.brand,
+      categoryId: products.categoryId,
+      priceAmount: products.priceAmount,
+      currency: products.currency,
+      images: products.images,
+      stock: products.stock,
+      createdAt: products.createdAt,
+      updatedAt: products.updatedAt,
+    })
+    .from(products)
+    .where(eq(products.status, 'active'))
+    .orderBy(desc(products.createdAt), desc(products.id))
+    .offset(Number(request.query.offset))
+    .limit(Number(request.query.limit ?? 24));
+  return { data: rows };
+});
+await baseline.listen({ host: '127.0.0.1', port: 0 });
+
+const port = (server: { server: typeof ceiling.server }) => (server.server.address() as { port: number }).port;
+console.log(
+  JSON.stringify({
+    api: apiUrl,
+    uncached: `http://127.0.0.1:${port(uncached)}`,
+    ceiling: `http://127.0.0.1:${port(ceiling)}`,
+    baseline: `http://127.0.0.1:${port(baseline)}`,
+  }),
+);
+
+process.on('SIGTERM', async () => {
+  await Promise.all([app.close(), uncached.close(), ceiling.close(), baseline.close()]);
+  await database.close();
+  process.exit(0);
+});
