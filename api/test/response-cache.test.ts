@@ -17,9 +17,8 @@ describe('the response micro-cache', () => {
     database = await testDatabase();
     app = await testApp(database, { responseCacheTtlMs: TTL });
     const ids = await insertTree(database);
-    [{ id: productId }] = (await insertProducts(database, [productRow({ categoryId: ids.running, slug: 'cached-shoe', stock: 5 })])) as [
-      { id: number },
-    ];
+    const [inserted] = await insertProducts(database, [productRow({ categoryId: ids.running, slug: 'cached-shoe', stock: 5 })]);
+    productId = inserted!.id;
     // Count the queries that reach the repository.
     const repository = app.catalogue.products;
     const page = repository.page.bind(repository);

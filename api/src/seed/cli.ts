@@ -21,7 +21,7 @@ function readOptions(): { url: string; products: number; seed?: number } {
   const { values } = parseArgs({ options: { products: { type: 'string' }, seed: { type: 'string' } } });
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is not set: it must name the PostgreSQL database to seed');
-  const products = values.products ?? process.env.SEED_PRODUCTS ?? '10000';
+  const products = values.products ?? (process.env.SEED_PRODUCTS || '10000');
   return {
     url,
     products: nonNegativeInteger(values.products === undefined ? 'SEED_PRODUCTS' : '--products', products),

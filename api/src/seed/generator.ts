@@ -46,7 +46,12 @@ export function generateCategories(): SeedCategory[] {
     { slug: department.slug, name: department.name, parentSlug: null, position: i },
     ...department.categories.flatMap((category, j) => [
       { slug: category.slug, name: category.name, parentSlug: department.slug, position: j },
-      ...category.leaves.map((leaf, k) => ({ slug: leaf.slug, name: leaf.name, parentSlug: category.slug, position: k })),
+      ...category.leaves.map((leaf, k) => ({
+        slug: leaf.slug,
+        name: leaf.name,
+        parentSlug: category.slug,
+        position: k,
+      })),
     ]),
   ]);
 }
@@ -81,7 +86,9 @@ function buildVocabulary(seed: number): Vocabulary {
   const brands = faker.helpers.uniqueArray(() => /^[A-Z][a-z]{2,}/.exec(faker.company.name())?.[0] ?? 'Acme', 120);
   const colors = faker.helpers.uniqueArray(() => faker.color.human(), 40);
   const adjectives = faker.definitions.commerce.product_name.adjective.filter((word) => !UNFIT_ADJECTIVES.has(word));
-  const templates = faker.definitions.commerce.product_description.filter((template) => !UNFIT_DESCRIPTION.test(template));
+  const templates = faker.definitions.commerce.product_description.filter(
+    (template) => !UNFIT_DESCRIPTION.test(template),
+  );
   const descriptions = Array.from({ length: 500 }, () =>
     faker.helpers.fake(
       faker.helpers
@@ -119,8 +126,8 @@ function leafProfiles(): LeafProfile[] {
 }
 
 /**
- * Cumulative Zipf-like weights over the leaves in a seeded order, so that some categories hold
- * ~15× more products than others (as in a real shop, and as paginated listings need to be tested).
+ * Cumulative Zipf-like weights over the leaves in a seeded order: some categories hold over ten
+ * times as many products as others, as in a real shop (and as paginated listings need testing).
  */
 function leafPicker(leaves: LeafProfile[], random: () => number): (draw: number) => LeafProfile {
   const order = leaves.map((leaf) => ({ leaf, key: random() })).sort((a, b) => a.key - b.key);

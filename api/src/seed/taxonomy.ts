@@ -25,13 +25,15 @@ export interface Leaf {
   price?: PriceRange;
 }
 
+type Attributes = Readonly<Record<string, AttributeGenerator>>;
+
 export interface Category {
   slug: string;
   name: string;
   leaves: readonly Leaf[];
   price?: PriceRange;
   /** Added to (or overriding) the department's attributes. */
-  attributes?: Readonly<Record<string, AttributeGenerator>>;
+  attributes?: Attributes;
 }
 
 export interface Department {
@@ -40,7 +42,7 @@ export interface Department {
   /** Starts every SKU of the department. */
   skuPrefix: string;
   price: PriceRange;
-  attributes: Readonly<Record<string, AttributeGenerator>>;
+  attributes: Attributes;
   categories: readonly Category[];
 }
 
@@ -61,6 +63,12 @@ const chance =
 const color: AttributeGenerator = (random, colors) => colors[pickIndex(random, colors.length)]!;
 
 const euros = (min: number, max: number): PriceRange => ({ min: min * 100, max: max * 100 });
+const leaf = (slug: string, name: string, nouns: string, price?: PriceRange): Leaf => ({
+  slug,
+  name,
+  nouns: nouns.split(', '),
+  price,
+});
 
 const CLOTHING_SIZES = ['XS', 'S', 'M', 'L', 'XL', 'XXL'];
 
@@ -82,46 +90,38 @@ export const DEPARTMENTS: readonly Department[] = [
         name: 'Running',
         attributes: { size: oneOf(CLOTHING_SIZES) },
         leaves: [
-          {
-            slug: 'trail-running-shoes',
-            name: 'Trail running shoes',
-            nouns: ['Trail Runner', 'Mountain Racer', 'Fell Runner', 'Trail Trainer', 'Ultra Shoe'],
-            price: euros(60, 220),
-          },
-          {
-            slug: 'road-running-shoes',
-            name: 'Road running shoes',
-            nouns: ['Road Runner', 'Tempo Trainer', 'Daily Trainer', 'Racing Flat', 'Marathon Shoe'],
-            price: euros(50, 250),
-          },
-          {
-            slug: 'running-apparel',
-            name: 'Running apparel',
-            nouns: ['Running Tee', 'Running Shorts', 'Running Tights', 'Wind Jacket', 'Running Vest'],
-            price: euros(15, 140),
-          },
+          leaf(
+            'trail-running-shoes',
+            'Trail running shoes',
+            'Trail Runner, Mountain Racer, Fell Runner, Ultra Shoe',
+            euros(60, 220),
+          ),
+          leaf(
+            'road-running-shoes',
+            'Road running shoes',
+            'Road Runner, Tempo Trainer, Racing Flat, Marathon Shoe',
+            euros(50, 250),
+          ),
+          leaf(
+            'running-apparel',
+            'Running apparel',
+            'Running Tee, Running Shorts, Running Tights, Wind Jacket',
+            euros(15, 140),
+          ),
         ],
       },
       {
         slug: 'camping-hiking',
         name: 'Camping & hiking',
         leaves: [
-          {
-            slug: 'tents',
-            name: 'Tents',
-            nouns: ['Dome Tent', 'Tunnel Tent', 'Backpacking Tent', 'Family Tent', 'Pop-up Shelter'],
-            price: euros(40, 650),
-          },
-          {
-            slug: 'sleeping-bags',
-            name: 'Sleeping bags',
-            nouns: ['Sleeping Bag', 'Mummy Bag', 'Down Quilt', 'Sleeping Bag Liner'],
-          },
-          {
-            slug: 'hiking-backpacks',
-            name: 'Hiking backpacks',
-            nouns: ['Daypack', 'Hiking Backpack', 'Trekking Pack', 'Hydration Pack'],
-          },
+          leaf(
+            'tents',
+            'Tents',
+            'Dome Tent, Tunnel Tent, Backpacking Tent, Family Tent, Pop-up Shelter',
+            euros(40, 650),
+          ),
+          leaf('sleeping-bags', 'Sleeping bags', 'Sleeping Bag, Mummy Bag, Down Quilt, Sleeping Bag Liner'),
+          leaf('hiking-backpacks', 'Hiking backpacks', 'Daypack, Hiking Backpack, Trekking Pack, Hydration Pack'),
         ],
       },
       {
@@ -129,14 +129,14 @@ export const DEPARTMENTS: readonly Department[] = [
         name: 'Fitness',
         price: euros(6, 180),
         leaves: [
-          { slug: 'yoga-mats', name: 'Yoga mats', nouns: ['Yoga Mat', 'Travel Yoga Mat', 'Exercise Mat', 'Yoga Block'] },
-          { slug: 'dumbbells', name: 'Dumbbells & weights', nouns: ['Dumbbell', 'Kettlebell', 'Weight Plate', 'Hex Dumbbell'] },
-          {
-            slug: 'resistance-bands',
-            name: 'Resistance bands',
-            nouns: ['Resistance Band', 'Loop Band', 'Pull-up Band', 'Band Set'],
-            price: euros(6, 45),
-          },
+          leaf('yoga-mats', 'Yoga mats', 'Yoga Mat, Travel Yoga Mat, Exercise Mat, Yoga Block'),
+          leaf('dumbbells', 'Dumbbells & weights', 'Dumbbell, Kettlebell, Weight Plate, Hex Dumbbell'),
+          leaf(
+            'resistance-bands',
+            'Resistance bands',
+            'Resistance Band, Loop Band, Pull-up Band, Band Set',
+            euros(6, 45),
+          ),
         ],
       },
     ],
@@ -157,9 +157,9 @@ export const DEPARTMENTS: readonly Department[] = [
         name: 'Cookware',
         attributes: { diameterCm: oneOf([16, 20, 24, 28, 32]), inductionReady: chance(0.7) },
         leaves: [
-          { slug: 'frying-pans', name: 'Frying pans', nouns: ['Frying Pan', 'Skillet', 'Sauté Pan', 'Wok', 'Crêpe Pan'] },
-          { slug: 'saucepans', name: 'Saucepans', nouns: ['Saucepan', 'Milk Pan', 'Stockpot', 'Saucepan Set'] },
-          { slug: 'dutch-ovens', name: 'Dutch ovens', nouns: ['Dutch Oven', 'Casserole', 'Cocotte'], price: euros(45, 380) },
+          leaf('frying-pans', 'Frying pans', 'Frying Pan, Skillet, Sauté Pan, Wok, Crêpe Pan'),
+          leaf('saucepans', 'Saucepans', 'Saucepan, Milk Pan, Stockpot, Saucepan Set'),
+          leaf('dutch-ovens', 'Dutch ovens', 'Dutch Oven, Casserole, Cocotte', euros(45, 380)),
         ],
       },
       {
@@ -168,14 +168,10 @@ export const DEPARTMENTS: readonly Department[] = [
         price: euros(20, 600),
         attributes: { wattage: between(600, 2400, 100), warrantyYears: oneOf([1, 2, 3]) },
         leaves: [
-          {
-            slug: 'coffee-machines',
-            name: 'Coffee machines',
-            nouns: ['Espresso Machine', 'Filter Coffee Maker', 'Bean-to-Cup Machine', 'Pod Machine'],
-          },
-          { slug: 'kettles', name: 'Kettles', nouns: ['Kettle', 'Travel Kettle', 'Gooseneck Kettle'], price: euros(20, 140) },
-          { slug: 'blenders', name: 'Blenders', nouns: ['Blender', 'Stick Blender', 'Smoothie Maker', 'Food Processor'] },
-          { slug: 'toasters', name: 'Toasters', nouns: ['Toaster', '4-Slice Toaster', 'Sandwich Toaster'], price: euros(20, 180) },
+          leaf('coffee-machines', 'Coffee machines', 'Espresso Machine, Filter Coffee Maker, Bean-to-Cup Machine'),
+          leaf('kettles', 'Kettles', 'Kettle, Travel Kettle, Gooseneck Kettle', euros(20, 140)),
+          leaf('blenders', 'Blenders', 'Blender, Stick Blender, Smoothie Maker, Food Processor'),
+          leaf('toasters', 'Toasters', 'Toaster, 4-Slice Toaster, Sandwich Toaster', euros(20, 180)),
         ],
       },
       {
@@ -183,9 +179,9 @@ export const DEPARTMENTS: readonly Department[] = [
         name: 'Bedding',
         attributes: { bedSize: oneOf(['single', 'double', 'queen', 'king']), threadCount: oneOf([200, 300, 400, 600]) },
         leaves: [
-          { slug: 'duvet-covers', name: 'Duvet covers', nouns: ['Duvet Cover', 'Duvet Set', 'Bedding Set'] },
-          { slug: 'pillows', name: 'Pillows', nouns: ['Pillow', 'Memory Foam Pillow', 'Pillowcase Pair'], price: euros(10, 120) },
-          { slug: 'bed-sheets', name: 'Bed sheets', nouns: ['Fitted Sheet', 'Flat Sheet', 'Sheet Set'], price: euros(15, 160) },
+          leaf('duvet-covers', 'Duvet covers', 'Duvet Cover, Duvet Set, Bedding Set'),
+          leaf('pillows', 'Pillows', 'Pillow, Memory Foam Pillow, Pillowcase Pair', euros(10, 120)),
+          leaf('bed-sheets', 'Bed sheets', 'Fitted Sheet, Flat Sheet, Sheet Set', euros(15, 160)),
         ],
       },
     ],
@@ -206,24 +202,14 @@ export const DEPARTMENTS: readonly Department[] = [
         name: 'Audio',
         attributes: { batteryHours: between(6, 60, 2), noiseCancelling: chance(0.4) },
         leaves: [
-          {
-            slug: 'headphones',
-            name: 'Headphones',
-            nouns: ['Over-Ear Headphones', 'On-Ear Headphones', 'Studio Headphones', 'Gaming Headset'],
-            price: euros(25, 450),
-          },
-          {
-            slug: 'earbuds',
-            name: 'Earbuds',
-            nouns: ['True Wireless Earbuds', 'Sport Earbuds', 'In-Ear Monitors'],
-            price: euros(15, 300),
-          },
-          {
-            slug: 'bluetooth-speakers',
-            name: 'Bluetooth speakers',
-            nouns: ['Portable Speaker', 'Party Speaker', 'Shower Speaker', 'Smart Speaker'],
-            price: euros(20, 400),
-          },
+          leaf('headphones', 'Headphones', 'Over-Ear Headphones, On-Ear Headphones, Gaming Headset', euros(25, 450)),
+          leaf('earbuds', 'Earbuds', 'True Wireless Earbuds, Sport Earbuds, In-Ear Monitors', euros(15, 300)),
+          leaf(
+            'bluetooth-speakers',
+            'Bluetooth speakers',
+            'Portable Speaker, Party Speaker, Smart Speaker',
+            euros(20, 400),
+          ),
         ],
       },
       {
@@ -231,10 +217,10 @@ export const DEPARTMENTS: readonly Department[] = [
         name: 'Computer accessories',
         price: euros(10, 250),
         leaves: [
-          { slug: 'keyboards', name: 'Keyboards', nouns: ['Mechanical Keyboard', 'Compact Keyboard', 'Ergonomic Keyboard'] },
-          { slug: 'mice', name: 'Mice', nouns: ['Wireless Mouse', 'Gaming Mouse', 'Vertical Mouse', 'Travel Mouse'] },
-          { slug: 'webcams', name: 'Webcams', nouns: ['Webcam', '4K Webcam', 'Streaming Camera'] },
-          { slug: 'usb-hubs', name: 'USB hubs & docks', nouns: ['USB-C Hub', 'Docking Station', 'USB Hub'] },
+          leaf('keyboards', 'Keyboards', 'Mechanical Keyboard, Compact Keyboard, Ergonomic Keyboard'),
+          leaf('mice', 'Mice', 'Wireless Mouse, Gaming Mouse, Vertical Mouse, Travel Mouse'),
+          leaf('webcams', 'Webcams', 'Webcam, 4K Webcam, Streaming Camera'),
+          leaf('usb-hubs', 'USB hubs & docks', 'USB-C Hub, Docking Station, USB Hub'),
         ],
       },
       {
@@ -242,13 +228,9 @@ export const DEPARTMENTS: readonly Department[] = [
         name: 'Phone accessories',
         price: euros(8, 120),
         leaves: [
-          { slug: 'phone-cases', name: 'Phone cases', nouns: ['Phone Case', 'Wallet Case', 'Rugged Case', 'Clear Case'] },
-          {
-            slug: 'chargers',
-            name: 'Chargers',
-            nouns: ['Wall Charger', 'Car Charger', 'Wireless Charging Pad', 'Charging Stand'],
-          },
-          { slug: 'power-banks', name: 'Power banks', nouns: ['Power Bank', 'Slim Power Bank', 'Solar Power Bank'] },
+          leaf('phone-cases', 'Phone cases', 'Phone Case, Wallet Case, Rugged Case, Clear Case'),
+          leaf('chargers', 'Chargers', 'Wall Charger, Car Charger, Wireless Charging Pad, Charging Stand'),
+          leaf('power-banks', 'Power banks', 'Power Bank, Slim Power Bank, Solar Power Bank'),
         ],
       },
       {
@@ -256,13 +238,9 @@ export const DEPARTMENTS: readonly Department[] = [
         name: 'Smart home',
         price: euros(12, 350),
         leaves: [
-          { slug: 'smart-lighting', name: 'Smart lighting', nouns: ['Smart Bulb', 'Light Strip', 'Smart Lamp'] },
-          { slug: 'smart-plugs', name: 'Smart plugs', nouns: ['Smart Plug', 'Energy Monitor Plug', 'Outdoor Smart Plug'] },
-          {
-            slug: 'security-cameras',
-            name: 'Security cameras',
-            nouns: ['Indoor Camera', 'Outdoor Camera', 'Video Doorbell', 'Baby Monitor'],
-          },
+          leaf('smart-lighting', 'Smart lighting', 'Smart Bulb, Light Strip, Smart Lamp'),
+          leaf('smart-plugs', 'Smart plugs', 'Smart Plug, Energy Monitor Plug, Outdoor Smart Plug'),
+          leaf('security-cameras', 'Security cameras', 'Indoor Camera, Outdoor Camera, Video Doorbell, Baby Monitor'),
         ],
       },
     ],
@@ -283,29 +261,32 @@ export const DEPARTMENTS: readonly Department[] = [
         slug: 'womens-clothing',
         name: "Women's clothing",
         leaves: [
-          { slug: 'dresses', name: 'Dresses', nouns: ['Midi Dress', 'Wrap Dress', 'Shirt Dress', 'Maxi Dress'] },
-          { slug: 'womens-tops', name: "Women's tops", nouns: ['Blouse', 'T-Shirt', 'Tank Top', 'Tunic'], price: euros(12, 90) },
-          { slug: 'womens-knitwear', name: "Women's knitwear", nouns: ['Cardigan', 'Jumper', 'Roll-Neck Sweater'] },
+          leaf('dresses', 'Dresses', 'Midi Dress, Wrap Dress, Shirt Dress, Maxi Dress'),
+          leaf('womens-tops', "Women's tops", 'Blouse, T-Shirt, Tank Top, Tunic', euros(12, 90)),
+          leaf('womens-knitwear', "Women's knitwear", 'Cardigan, Jumper, Roll-Neck Sweater'),
         ],
       },
       {
         slug: 'mens-clothing',
         name: "Men's clothing",
         leaves: [
-          { slug: 'mens-shirts', name: "Men's shirts", nouns: ['Oxford Shirt', 'Flannel Shirt', 'Polo Shirt', 'Linen Shirt'] },
-          { slug: 'mens-trousers', name: "Men's trousers", nouns: ['Chinos', 'Jeans', 'Cargo Trousers', 'Joggers'] },
-          { slug: 'mens-jackets', name: "Men's jackets", nouns: ['Rain Jacket', 'Bomber Jacket', 'Parka', 'Overshirt'] },
+          leaf('mens-shirts', "Men's shirts", 'Oxford Shirt, Flannel Shirt, Polo Shirt, Linen Shirt'),
+          leaf('mens-trousers', "Men's trousers", 'Chinos, Jeans, Cargo Trousers, Joggers'),
+          leaf('mens-jackets', "Men's jackets", 'Rain Jacket, Bomber Jacket, Parka, Overshirt'),
         ],
       },
       {
         slug: 'fashion-accessories',
         name: 'Accessories',
         price: euros(10, 220),
-        attributes: { size: oneOf(['one size']), material: oneOf(['leather', 'vegan leather', 'canvas', 'wool', 'silk']) },
+        attributes: {
+          size: oneOf(['one size']),
+          material: oneOf(['leather', 'vegan leather', 'canvas', 'wool', 'silk']),
+        },
         leaves: [
-          { slug: 'bags', name: 'Bags', nouns: ['Tote Bag', 'Crossbody Bag', 'Backpack', 'Weekender Bag'] },
-          { slug: 'belts', name: 'Belts', nouns: ['Leather Belt', 'Woven Belt', 'Reversible Belt'], price: euros(10, 80) },
-          { slug: 'scarves-hats', name: 'Scarves & hats', nouns: ['Scarf', 'Beanie', 'Bucket Hat', 'Baseball Cap'] },
+          leaf('bags', 'Bags', 'Tote Bag, Crossbody Bag, Backpack, Weekender Bag'),
+          leaf('belts', 'Belts', 'Leather Belt, Woven Belt, Reversible Belt', euros(10, 80)),
+          leaf('scarves-hats', 'Scarves & hats', 'Scarf, Beanie, Bucket Hat, Baseball Cap'),
         ],
       },
     ],
@@ -327,9 +308,9 @@ export const DEPARTMENTS: readonly Department[] = [
         price: euros(35, 500),
         attributes: { voltage: oneOf([12, 18, 20, 36]), cordless: chance(0.7) },
         leaves: [
-          { slug: 'drills', name: 'Drills & drivers', nouns: ['Combi Drill', 'Impact Driver', 'Hammer Drill', 'Drill Driver'] },
-          { slug: 'saws', name: 'Saws', nouns: ['Circular Saw', 'Jigsaw', 'Mitre Saw', 'Reciprocating Saw'] },
-          { slug: 'sanders', name: 'Sanders', nouns: ['Orbital Sander', 'Detail Sander', 'Belt Sander'] },
+          leaf('drills', 'Drills & drivers', 'Combi Drill, Impact Driver, Hammer Drill, Drill Driver'),
+          leaf('saws', 'Saws', 'Circular Saw, Jigsaw, Mitre Saw, Reciprocating Saw'),
+          leaf('sanders', 'Sanders', 'Orbital Sander, Detail Sander, Belt Sander'),
         ],
       },
       {
@@ -337,19 +318,24 @@ export const DEPARTMENTS: readonly Department[] = [
         name: 'Hand tools',
         price: euros(4, 120),
         leaves: [
-          { slug: 'screwdrivers', name: 'Screwdrivers', nouns: ['Screwdriver Set', 'Precision Screwdriver', 'Ratchet Screwdriver'] },
-          { slug: 'hammers', name: 'Hammers', nouns: ['Claw Hammer', 'Rubber Mallet', 'Sledgehammer'] },
-          { slug: 'spanners', name: 'Spanners & wrenches', nouns: ['Spanner Set', 'Adjustable Wrench', 'Socket Set'] },
+          leaf('screwdrivers', 'Screwdrivers', 'Screwdriver Set, Precision Screwdriver, Ratchet Screwdriver'),
+          leaf('hammers', 'Hammers', 'Claw Hammer, Rubber Mallet, Sledgehammer'),
+          leaf('spanners', 'Spanners & wrenches', 'Spanner Set, Adjustable Wrench, Socket Set'),
         ],
       },
       {
         slug: 'gardening',
         name: 'Gardening',
         leaves: [
-          { slug: 'planters', name: 'Pots & planters', nouns: ['Planter', 'Plant Pot', 'Window Box', 'Raised Bed'], price: euros(5, 180) },
-          { slug: 'garden-hoses', name: 'Hoses & watering', nouns: ['Garden Hose', 'Hose Reel', 'Watering Can', 'Spray Gun'] },
-          { slug: 'pruning-tools', name: 'Pruning tools', nouns: ['Secateurs', 'Loppers', 'Hedge Shears', 'Pruning Saw'] },
-          { slug: 'garden-furniture', name: 'Garden furniture', nouns: ['Garden Chair', 'Bistro Set', 'Parasol', 'Sun Lounger'], price: euros(30, 900) },
+          leaf('planters', 'Pots & planters', 'Planter, Plant Pot, Window Box, Raised Bed', euros(5, 180)),
+          leaf('garden-hoses', 'Hoses & watering', 'Garden Hose, Hose Reel, Watering Can, Spray Gun'),
+          leaf('pruning-tools', 'Pruning tools', 'Secateurs, Loppers, Hedge Shears, Pruning Saw'),
+          leaf(
+            'garden-furniture',
+            'Garden furniture',
+            'Garden Chair, Bistro Set, Parasol, Sun Lounger',
+            euros(30, 900),
+          ),
         ],
       },
     ],
@@ -359,10 +345,7 @@ export const DEPARTMENTS: readonly Department[] = [
     name: 'Toys & Games',
     skuPrefix: 'TOY',
     price: euros(5, 200),
-    attributes: {
-      minimumAge: oneOf([3, 5, 6, 8, 10, 12, 14]),
-      batteriesRequired: chance(0.15),
-    },
+    attributes: { minimumAge: oneOf([3, 5, 6, 8, 10, 12, 14]), batteriesRequired: chance(0.15) },
     categories: [
       {
         slug: 'games-puzzles',
@@ -370,9 +353,9 @@ export const DEPARTMENTS: readonly Department[] = [
         price: euros(8, 80),
         attributes: { players: oneOf(['1', '1-4', '2', '2-4', '2-6', '3-8']) },
         leaves: [
-          { slug: 'board-games', name: 'Board games', nouns: ['Board Game', 'Strategy Game', 'Family Game', 'Party Game'] },
-          { slug: 'card-games', name: 'Card games', nouns: ['Card Game', 'Deck-Building Game', 'Trivia Game'] },
-          { slug: 'jigsaw-puzzles', name: 'Jigsaw puzzles', nouns: ['Jigsaw Puzzle', '3D Puzzle', 'Puzzle Set'] },
+          leaf('board-games', 'Board games', 'Board Game, Strategy Game, Family Game, Party Game'),
+          leaf('card-games', 'Card games', 'Card Game, Deck-Building Game, Trivia Game'),
+          leaf('jigsaw-puzzles', 'Jigsaw puzzles', 'Jigsaw Puzzle, 3D Puzzle, Puzzle Set'),
         ],
       },
       {
@@ -380,16 +363,16 @@ export const DEPARTMENTS: readonly Department[] = [
         name: 'Building toys',
         attributes: { pieces: between(50, 3000, 10) },
         leaves: [
-          { slug: 'construction-sets', name: 'Construction sets', nouns: ['Building Set', 'Brick Set', 'Construction Kit'] },
-          { slug: 'marble-runs', name: 'Marble runs', nouns: ['Marble Run', 'Marble Run Extension'], price: euros(15, 120) },
+          leaf('construction-sets', 'Construction sets', 'Building Set, Brick Set, Construction Kit'),
+          leaf('marble-runs', 'Marble runs', 'Marble Run, Marble Run Extension', euros(15, 120)),
         ],
       },
       {
         slug: 'outdoor-play',
         name: 'Outdoor play',
         leaves: [
-          { slug: 'ride-ons', name: 'Scooters & ride-ons', nouns: ['Kick Scooter', 'Balance Bike', 'Ride-On Car'], price: euros(30, 250) },
-          { slug: 'garden-games', name: 'Garden games', nouns: ['Giant Jenga', 'Swingball', 'Badminton Set', 'Water Blaster'] },
+          leaf('ride-ons', 'Scooters & ride-ons', 'Kick Scooter, Balance Bike, Ride-On Car', euros(30, 250)),
+          leaf('garden-games', 'Garden games', 'Giant Jenga, Swingball, Badminton Set, Water Blaster'),
         ],
       },
     ],
@@ -410,9 +393,9 @@ export const DEPARTMENTS: readonly Department[] = [
           skinType: oneOf(['all', 'dry', 'oily', 'combination', 'sensitive']),
         },
         leaves: [
-          { slug: 'moisturisers', name: 'Moisturisers', nouns: ['Day Cream', 'Night Cream', 'Gel Moisturiser', 'Face Balm'] },
-          { slug: 'cleansers', name: 'Cleansers', nouns: ['Foaming Cleanser', 'Cleansing Oil', 'Micellar Water'] },
-          { slug: 'serums', name: 'Serums', nouns: ['Vitamin C Serum', 'Hyaluronic Serum', 'Retinol Serum', 'Face Oil'] },
+          leaf('moisturisers', 'Moisturisers', 'Day Cream, Night Cream, Gel Moisturiser, Face Balm'),
+          leaf('cleansers', 'Cleansers', 'Foaming Cleanser, Cleansing Oil, Micellar Water'),
+          leaf('serums', 'Serums', 'Vitamin C Serum, Hyaluronic Serum, Retinol Serum, Face Oil'),
         ],
       },
       {
@@ -424,8 +407,8 @@ export const DEPARTMENTS: readonly Department[] = [
           hairType: oneOf(['all', 'curly', 'fine', 'coloured', 'dry']),
         },
         leaves: [
-          { slug: 'shampoo', name: 'Shampoo', nouns: ['Shampoo', 'Dry Shampoo', 'Shampoo Bar'] },
-          { slug: 'conditioner', name: 'Conditioner', nouns: ['Conditioner', 'Leave-In Conditioner', 'Hair Mask'] },
+          leaf('shampoo', 'Shampoo', 'Shampoo, Dry Shampoo, Shampoo Bar'),
+          leaf('conditioner', 'Conditioner', 'Conditioner, Leave-In Conditioner, Hair Mask'),
         ],
       },
       {
@@ -434,9 +417,13 @@ export const DEPARTMENTS: readonly Department[] = [
         price: euros(15, 350),
         attributes: { batteryMinutes: between(30, 120, 10), waterproof: chance(0.5) },
         leaves: [
-          { slug: 'electric-toothbrushes', name: 'Electric toothbrushes', nouns: ['Electric Toothbrush', 'Sonic Toothbrush', 'Water Flosser'] },
-          { slug: 'shavers', name: 'Shavers & trimmers', nouns: ['Foil Shaver', 'Rotary Shaver', 'Beard Trimmer', 'Body Groomer'] },
-          { slug: 'hair-dryers', name: 'Hair dryers & stylers', nouns: ['Hair Dryer', 'Hair Straightener', 'Curling Wand', 'Hot Air Brush'] },
+          leaf(
+            'electric-toothbrushes',
+            'Electric toothbrushes',
+            'Electric Toothbrush, Sonic Toothbrush, Water Flosser',
+          ),
+          leaf('shavers', 'Shavers & trimmers', 'Foil Shaver, Rotary Shaver, Beard Trimmer, Body Groomer'),
+          leaf('hair-dryers', 'Hair dryers & stylers', 'Hair Dryer, Hair Straightener, Curling Wand, Hot Air Brush'),
         ],
       },
     ],
@@ -444,11 +431,10 @@ export const DEPARTMENTS: readonly Department[] = [
 ];
 
 /** Model-line words that open many product names ("Aero Trail Runner"). */
-export const SERIES: readonly string[] = [
-  'Aero', 'Nova', 'Terra', 'Summit', 'Pulse', 'Vista', 'Core', 'Flex', 'Apex', 'Zen', 'Orbit', 'Drift',
-  'Nordic', 'Urban', 'Classic', 'Studio', 'Atlas', 'Echo', 'Luma', 'Vertex', 'Strata', 'Tundra', 'Coast',
-  'Ember', 'Frost', 'Granite', 'Harbor', 'Horizon', 'Ridge', 'Solo', 'Swift', 'Trek', 'Volt', 'Wave',
-];
+export const SERIES: readonly string[] = (
+  'Aero Nova Terra Summit Pulse Vista Core Flex Apex Zen Orbit Drift Nordic Urban Classic Studio Atlas ' +
+  'Echo Luma Vertex Strata Tundra Coast Ember Frost Granite Harbor Horizon Ridge Solo Swift Trek Volt Wave'
+).split(' ');
 
 /** Model-line suffixes ("Nova Kettle Pro"). */
-export const VARIANTS: readonly string[] = ['Pro', 'Lite', 'Plus', 'Max', 'Mini', 'II', 'XL', 'Sport', 'Essential', 'Edge'];
+export const VARIANTS: readonly string[] = 'Pro Lite Plus Max Mini II XL Sport Essential Edge'.split(' ');
