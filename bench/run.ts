@@ -117,7 +117,8 @@ try {
       .filter((c) => c.depth === 0)
       .reduce((sum, c) => sum + c.product_count, 0),
   );
-  const deepTarget = Math.min(500_000, Math.floor(active / 2));
+  // Past product 500,000 when the catalogue has it; otherwise well past its middle.
+  const deepTarget = active > 510_000 ? 500_000 : Math.floor(active / 2);
   let cursor: string | null = null;
   let position = 0;
   const walkStarted = performance.now();

@@ -90,7 +90,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(cataloguePlugin, { db: database.db, cursorSecret: config.CURSOR_SECRET });
+  await app.register(cataloguePlugin, { database, cursorSecret: config.CURSOR_SECRET });
   await app.register(catalogueRoutes);
   await app.register(mediaRoutes);
   await app.register(healthRoutes, { database });

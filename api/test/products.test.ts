@@ -83,6 +83,23 @@ describe('catalogue reads', () => {
       expect(product.breadcrumbs.map((c: { slug: string }) => c.slug)).toEqual(['apparel', 'shoes', 'running']);
       const byId = await app.inject(`/v1/products/${running.id}`);
       expect(byId.json()).toEqual(product);
+      // The list and the detail describe the product alike.
+      const listed = (await app.inject('/v1/products?category=running')).json().data[0];
+      expect(listed).toEqual({
+        id: product.id,
+        sku: product.sku,
+        slug: product.slug,
+        name: product.name,
+        brand: product.brand,
+        category_id: product.category.id,
+        price: product.price,
+        image: product.images[0],
+        stock: product.stock,
+        in_stock: product.in_stock,
+        created_at: product.created_at,
+        updated_at: product.updated_at,
+      });
+      expect(listed.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
     });
 
     it('lists the category tree depth-first with counts that include descendants', async () => {

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import type { Db } from '../db/database.ts';
+import type { Database } from '../db/database.ts';
 import { CursorCodec } from '../pagination/cursor.ts';
 import { CategoryRepository } from './category-tree.ts';
 import { ProductRepository } from './products-repository.ts';
@@ -15,11 +15,11 @@ declare module 'fastify' {
 }
 
 /** The catalogue's repositories, shared by its routes (and, later, by other capabilities). */
-export const cataloguePlugin = fp<{ db: Db; cursorSecret: string }>(
-  async (app, { db, cursorSecret }) => {
+export const cataloguePlugin = fp<{ database: Database; cursorSecret: string }>(
+  async (app, { database, cursorSecret }) => {
     app.decorate('catalogue', {
-      products: new ProductRepository(db),
-      categories: new CategoryRepository(db),
+      products: new ProductRepository(database),
+      categories: new CategoryRepository(database.db),
       cursors: new CursorCodec(cursorSecret),
     });
   },

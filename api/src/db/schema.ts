@@ -87,6 +87,7 @@ export const products = pgTable(
     index('products_active_category_newest_idx').on(t.categoryId, t.createdAt, t.id).where(active),
     index('products_active_category_price_idx').on(t.categoryId, t.priceAmount, t.id).where(active),
     index('products_active_category_name_idx').on(t.categoryId, t.name, t.id).where(active),
+    index('products_active_category_updated_idx').on(t.categoryId, t.updatedAt, t.id).where(active),
     index('products_active_brand_newest_idx').on(t.brand, t.createdAt, t.id).where(active),
   ],
 );

@@ -1,0 +1,106 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildTree, type CategoryTree } from '../src/catalogue/category-tree.ts';
+import { pageQuery, SORT_SQL } from '../src/catalogue/page-query.ts';
+import type { ProductFilters } from '../src/catalogue/products-repository.ts';
+import { SORTS, type Sort } from '../src/catalogue/schemas.ts';
+import type { Database } from '../src/db/database.ts';
+import { seedCatalogue } from '../src/seed/load.ts';
+import { testDatabase } from './support/database.ts';
+
+/**
+ * The page query's plans, read from PostgreSQL on a 30,000-product demo catalogue: every sort and
+ * filter shape must be an index range scan that stops after a page, never a scan of the table or
+ * a sort of more than a few pages of rows. The API plans every execution for its parameters
+ * (plan_cache_mode=force_custom_plan, checked below): a generic plan, blind to the values, may
+ * choose a bitmap scan and a sort of a whole price range. (This is what keeps a deep page as cheap
+ * as the first; `npm run bench` measures it.)
+ */
+interface PlanNode {
+  'Node Type': string;
+  'Relation Name'?: string;
+  'Index Name'?: string;
+  'Plan Rows': number;
+  Filter?: string;
+  Plans?: PlanNode[];
+}
+
+const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)];
+
+describe('page query plans', () => {
+  let database: Database;
+  let tree: CategoryTree;
+  let brand: string;
+
+  beforeAll(async () => {
+    database = await testDatabase();
+    await seedCatalogue(database.pool, { products: 30_000 });
+    const { rows } = await database.pool.query<{ id: number; slug: string; name: string; parentId: number | null }>(
+      'SELECT id, slug, name, parent_id AS "parentId" FROM categories ORDER BY position, name, id',
+    );
+    tree = buildTree(rows);
+    const popular = await database.pool.query<{ brand: string }>(
+      'SELECT brand FROM products WHERE brand IS NOT NULL GROUP BY brand ORDER BY count(*) DESC LIMIT 1',
+    );
+    brand = popular.rows[0]!.brand;
+  });
+
+  it('is planned for its parameters on every API connection', async () => {
+    const { rows } = await database.pool.query<{ plan_cache_mode: string }>('SHOW plan_cache_mode');
+    expect(rows[0]!.plan_cache_mode).toBe('force_custom_plan');
+  });
+
+  async function plan(sort: Sort, filters: ProductFilters, position?: 'after' | 'before') {
+    const key = SORT_SQL[sort].cast === 'text' ? 'M' : SORT_SQL[sort].cast === 'integer' ? 5000 : Date.parse('2026-01-01');
+    const query = pageQuery({ sort, rows: 25, filters, position: position && { direction: position, key: [key, 1000] } });
+    const client = await database.pool.connect();
+    try {
+      await client.query({ name: undefined, text: `PREPARE page_plan AS ${query.text}` });
+      const values = (query.values ?? []).map((v) => (Array.isArray(v) ? `'{${v.join(',')}}'` : `'${String(v).replaceAll("'", "''")}'`));
+      const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+        `EXPLAIN (FORMAT JSON) EXECUTE page_plan${values.length ? `(${values.join(', ')})` : ''}`,
+      );
+      return rows[0]!['QUERY PLAN'][0].Plan;
+    } finally {
+      await client.query('DEALLOCATE ALL');
+      client.release();
+    }
+  }
+
+  const shapes = (): [string, ProductFilters][] => {
+    const parent = tree.ordered.find((n) => n.depth === 1 && n.subtree.length > 2)!;
+    const leaf = tree.ordered.find((n) => n.subtree.length === 1)!;
+    return [
+      ['no filter', {}],
+      ['a leaf category', { category: leaf }],
+      ['a category with descendants', { category: parent }],
+      ['a brand, a price range and in stock', { brands: [brand], minPrice: 1000, maxPrice: 50_000, inStock: true }],
+      ['a category and a price range', { category: parent, minPrice: 1000, maxPrice: 50_000 }],
+    ];
+  };
+
+  it('is an index range scan for every sort, filter shape and direction', async () => {
+    let checked = 0;
+    for (const sort of SORTS) {
+      for (const [label, filters] of shapes()) {
+        for (const position of [undefined, 'after', 'before'] as const) {
+          {
+            const root = await plan(sort, filters, position);
+            const all = nodes(root);
+            const where = `${sort}, ${label}, ${position ?? 'first page'}`;
+            expect(all.filter((n) => n['Node Type'] === 'Seq Scan').map((n) => n['Relation Name']), where).toEqual([]);
+            // The only sorts allowed are merges of a few per-category pages.
+            for (const sortNode of all.filter((n) => n['Node Type'] === 'Sort')) {
+              expect(sortNode['Plan Rows'], where).toBeLessThanOrEqual(25 * 64);
+            }
+            // A category is found through the index, never by filtering rows of other categories.
+            expect(all.filter((n) => n.Filter?.includes('category_id')).map((n) => n.Filter), where).toEqual([]);
+            expect(root['Node Type'], where).toBe('Limit');
+            expect(all.some((n) => n['Index Name']?.startsWith('products_active_')), where).toBe(true);
+            checked += 1;
+          }
+        }
+      }
+    }
+    expect(checked).toBe(SORTS.length * 5 * 3);
+  });
+});

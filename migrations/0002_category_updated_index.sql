@@ -1,0 +1,1 @@
+CREATE INDEX "products_active_category_updated_idx" ON "products" USING btree ("category_id","updated_at","id") WHERE status = 'active';
