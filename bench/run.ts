@@ -83,7 +83,8 @@ try {
   if (rows[0]!.n === productCount) {
     loadRate = `reused ${productCount.toLocaleString('en')} products already loaded (--reuse)`;
   } else {
-    if (rows[0]!.n > 0) throw new Error(`.bench-data holds ${rows[0]!.n} products, not ${productCount}: run without --reuse`);
+    if (rows[0]!.n > 0)
+      throw new Error(`.bench-data holds ${rows[0]!.n} products, not ${productCount}: run without --reuse`);
     log(`Seeding ${productCount.toLocaleString('en')} products`);
     const startedAt = performance.now();
     const seeded = await seedCatalogue(database.pool, {
@@ -120,18 +121,27 @@ try {
   // Past product 500,000 when the catalogue has it; otherwise well past its middle.
   const deepTarget = active > 510_000 ? 500_000 : Math.floor(active / 2);
   let cursor: string | null = null;
+  let secondPage: string | null = null;
   let position = 0;
   const walkStarted = performance.now();
   while (position < deepTarget) {
-    const body = (await (await fetch(`${urls.api}/v1/products?limit=100${cursor ? `&cursor=${cursor}` : ''}`)).json()) as {
+    const body = (await (
+      await fetch(`${urls.api}/v1/products?limit=100${cursor ? `&cursor=${cursor}` : ''}`)
+    ).json()) as {
       data: unknown[];
       next_cursor: string | null;
     };
     position += body.data.length;
     cursor = body.next_cursor;
+    if (secondPage === null) {
+      const first = (await (await fetch(`${urls.api}/v1/products`)).json()) as { next_cursor: string };
+      secondPage = first.next_cursor;
+    }
     if (!cursor) throw new Error('ran out of pages before the deep position');
   }
-  log(`Deep cursor: product ${position + 1} reached in ${((performance.now() - walkStarted) / 1000).toFixed(1)} s by cursor`);
+  log(
+    `Deep cursor: product ${position + 1} reached in ${((performance.now() - walkStarted) / 1000).toFixed(1)} s by cursor`,
+  );
 
   const categories = (await (await fetch(`${urls.api}/v1/categories`)).json()) as {
     data: { slug: string; depth: number; product_count: number }[];
@@ -143,7 +153,11 @@ try {
   const ceiling = await measure('ceiling: same body from memory, bare Fastify', `${urls.ceiling}/v1/products`);
   const scenarios = [
     { label: 'GET /v1/products, first page', path: '/v1/products' },
-    { label: `same, at product ${(position + 1).toLocaleString('en')} by cursor`, path: `/v1/products?cursor=${cursor}` },
+    { label: 'same, second page by cursor', path: `/v1/products?cursor=${secondPage}` },
+    {
+      label: `same, at product ${(position + 1).toLocaleString('en')} by cursor`,
+      path: `/v1/products?cursor=${cursor}`,
+    },
     {
       label: `category=${category.slug} (${category.product_count.toLocaleString('en')} products), price_asc`,
       path: `/v1/products?${categoryQuery}`,
@@ -155,15 +169,20 @@ try {
   const direct: Measured[] = [];
   for (const scenario of scenarios) {
     cached.push(await measure(`${scenario.label} (response cache on)`, `${urls.api}${scenario.path}`));
-    direct.push(await measure(`${scenario.label} (cache off: every request queries PostgreSQL)`, `${urls.uncached}${scenario.path}`));
+    direct.push(
+      await measure(
+        `${scenario.label} (cache off: every request queries PostgreSQL)`,
+        `${urls.uncached}${scenario.path}`,
+      ),
+    );
   }
   const offset = await measure(
     `baseline: OFFSET ${position.toLocaleString('en')} LIMIT 24, no cache`,
     `${urls.baseline}/offset?offset=${position}`,
     Math.min(duration, 5),
   );
-  const [first, deep, byCategory] = cached as [Measured, Measured, Measured];
-  const [firstDirect, deepDirect, byCategoryDirect] = direct as [Measured, Measured, Measured];
+  const [first, , deep, byCategory] = cached as [Measured, Measured, Measured, Measured];
+  const [firstDirect, secondDirect, deepDirect, byCategoryDirect] = direct as [Measured, Measured, Measured, Measured];
 
   const rows2 = [ceiling, ...cached, ...direct, offset];
   const ratio = (a: Measured, b: Measured) => a.rps / b.rps;
@@ -172,6 +191,8 @@ try {
     { label: 'first page / ceiling (cache off)', value: ratio(firstDirect, ceiling) },
     { label: 'deep page / first page (as configured)', value: ratio(deep, first), target: 0.9 },
     { label: 'deep page / first page (cache off)', value: ratio(deepDirect, firstDirect), target: 0.9 },
+    // Both read by cursor: what depth alone costs.
+    { label: 'deep page / second page (cache off)', value: ratio(deepDirect, secondDirect) },
     { label: 'category + price_asc / first page (as configured)', value: ratio(byCategory, first) },
     { label: 'category + price_asc / first page (cache off)', value: ratio(byCategoryDirect, firstDirect) },
     { label: 'OFFSET at the deep position / first page (cache off)', value: ratio(offset, firstDirect) },
@@ -183,7 +204,9 @@ try {
     '',
     '| scenario | req/s | p50 ms | p99 ms | errors |',
     '| --- | ---: | ---: | ---: | ---: |',
-    ...rows2.map((r) => `| ${r.name} | ${Math.round(r.rps).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${r.errors} |`),
+    ...rows2.map(
+      (r) => `| ${r.name} | ${Math.round(r.rps).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${r.errors} |`,
+    ),
     '',
     '| ratio | measured | target |',
     '| --- | ---: | --- |',

@@ -9,9 +9,9 @@ import { cataloguePlugin } from './catalogue/plugin.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { healthRoutes } from './health/routes.ts';
-import { finiteNumbersPlugin } from './http/finite-numbers.ts';
 import { problemPlugin } from './http/problem.ts';
 import { responseCachePlugin } from './http/response-cache.ts';
+import { strictNumbersPlugin } from './http/strict-numbers.ts';
 import { mediaRoutes } from './media/routes.ts';
 
 export interface AppOptions {
@@ -66,7 +66,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   });
 
   await app.register(problemPlugin);
-  await app.register(finiteNumbersPlugin);
+  await app.register(strictNumbersPlugin);
   await app.register(etag, { weak: true });
   await app.register(responseCachePlugin, { ttlMs: config.RESPONSE_CACHE_TTL_MS });
   await app.register(swagger, {

@@ -43,7 +43,8 @@ const stop = (signal: string) =>
       clearTimeout(timer);
     }
   })());
-for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => void stop(signal).then(() => process.exit(0)));
+for (const signal of ['SIGTERM', 'SIGINT'] as const)
+  process.on(signal, () => void stop(signal).then(() => process.exit(0)));
 
 try {
   if (runtime.embedded) {

@@ -20,7 +20,12 @@ describe('configuration', () => {
       loadConfig({ API_PORT: 'eighty', LOG_LEVEL: 'loud', DATABASE_URL: 'mysql://x', CURSOR_SECRET: 'short' });
     } catch (error) {
       const message = (error as Error).message;
-      for (const part of ['API_PORT="eighty"', 'LOG_LEVEL="loud"', 'DATABASE_URL="mysql://x"', 'CURSOR_SECRET="short"']) {
+      for (const part of [
+        'API_PORT="eighty"',
+        'LOG_LEVEL="loud"',
+        'DATABASE_URL="mysql://x"',
+        'CURSOR_SECRET="short"',
+      ]) {
         expect(message).toContain(part);
       }
     }

@@ -50,18 +50,20 @@ const productArb = fc.record({
 
 type ProductSpec = typeof productArb extends fc.Arbitrary<infer T> ? T : never;
 
-const queryArb: fc.Arbitrary<Query> = fc.record(
-  {
-    sort: fc.constantFrom(...SORTS),
-    limit: fc.integer({ min: 1, max: 9 }),
-    category: fc.constantFrom(...TREE.map((n) => n.slug)),
-    brand: fc.subarray(['Acme', 'Bolt', 'Corto', 'Nobody'], { minLength: 1 }),
-    min_price: fc.constantFrom(0, 100, 250),
-    max_price: fc.constantFrom(200, 300, 999),
-    in_stock: fc.boolean(),
-  },
-  { requiredKeys: ['sort', 'limit'] },
-).filter((q) => q.min_price === undefined || q.max_price === undefined || q.min_price <= q.max_price);
+const queryArb: fc.Arbitrary<Query> = fc
+  .record(
+    {
+      sort: fc.constantFrom(...SORTS),
+      limit: fc.integer({ min: 1, max: 9 }),
+      category: fc.constantFrom(...TREE.map((n) => n.slug)),
+      brand: fc.subarray(['Acme', 'Bolt', 'Corto', 'Nobody'], { minLength: 1 }),
+      min_price: fc.constantFrom(0, 100, 250),
+      max_price: fc.constantFrom(200, 300, 999),
+      in_stock: fc.boolean(),
+    },
+    { requiredKeys: ['sort', 'limit'] },
+  )
+  .filter((q) => q.min_price === undefined || q.max_price === undefined || q.min_price <= q.max_price);
 
 function toSearch(query: Query, cursor?: string | null): string {
   const params = new URLSearchParams();

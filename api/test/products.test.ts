@@ -16,7 +16,13 @@ describe('catalogue reads', () => {
     ids = await insertTree(database);
     running = (
       await insertProducts(database, [
-        productRow({ categoryId: ids.running, slug: 'trail-runner', name: 'Trail Runner', priceAmount: 8999, stock: 3 }),
+        productRow({
+          categoryId: ids.running,
+          slug: 'trail-runner',
+          name: 'Trail Runner',
+          priceAmount: 8999,
+          stock: 3,
+        }),
       ])
     )[0]!;
     await insertProducts(database, [
@@ -45,7 +51,9 @@ describe('catalogue reads', () => {
 
     it('includes descendants when filtering by a parent category', async () => {
       const shoes = (await app.inject('/v1/products?category=shoes')).json();
-      expect(shoes.data.map((p: { category_id: number }) => p.category_id).sort()).toEqual([ids.running, ids.hiking].sort());
+      expect(shoes.data.map((p: { category_id: number }) => p.category_id).sort()).toEqual(
+        [ids.running, ids.hiking].sort(),
+      );
       const apparel = (await app.inject('/v1/products?category=apparel&sort=price_asc')).json();
       expect(apparel.data.map((p: { price: { amount: number } }) => p.price.amount)).toEqual([2500, 8999, 12000]);
     });
@@ -115,10 +123,15 @@ describe('catalogue reads', () => {
         'home',
         'kitchen',
       ]);
-      const count = Object.fromEntries(data.map((c: { slug: string; product_count: number }) => [c.slug, c.product_count]));
+      const count = Object.fromEntries(
+        data.map((c: { slug: string; product_count: number }) => [c.slug, c.product_count]),
+      );
       // The draft and the archived products are not counted.
       expect(count).toMatchObject({ apparel: 3, shoes: 2, running: 1, hiking: 1, shirts: 1, home: 1, kitchen: 1 });
-      expect(data.find((c: { slug: string }) => c.slug === 'running')).toMatchObject({ depth: 2, parent_id: ids.shoes });
+      expect(data.find((c: { slug: string }) => c.slug === 'running')).toMatchObject({
+        depth: 2,
+        parent_id: ids.shoes,
+      });
     });
   });
 

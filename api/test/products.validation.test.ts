@@ -33,6 +33,13 @@ const BAD: [query: string, param: string][] = [
   [`brand=${Array.from({ length: 21 }, (_, i) => `b${i}`).join('&brand=')}`, 'brand'],
   [`brand=${'x'.repeat(101)}`, 'brand'],
   ['colour=red', 'colour'],
+  ['min_price=0x10', 'min_price'],
+  ['min_price=%20', 'min_price'],
+  ['limit=%2B5', 'limit'],
+  ['max_price=1.0', 'max_price'],
+  ['brand=%00', 'brand'],
+  ['brand=a%00b', 'brand'],
+  ['brand=tab%09tab', 'brand'],
   ['cursor=garbage', 'cursor'],
   ['cursor=abc.def', 'cursor'],
   ['cursor=%F0%9F%92%A9.x', 'cursor'],
@@ -47,7 +54,10 @@ describe('GET /v1/products input validation', () => {
     database = await testDatabase();
     app = await testApp(database);
     const ids = await insertTree(database);
-    await insertProducts(database, Array.from({ length: 12 }, (_, i) => productRow({ categoryId: ids.running, priceAmount: i * 100 })));
+    await insertProducts(
+      database,
+      Array.from({ length: 12 }, (_, i) => productRow({ categoryId: ids.running, priceAmount: i * 100 })),
+    );
   });
 
   async function expectBadRequest(url: string, param: string) {
@@ -57,14 +67,17 @@ describe('GET /v1/products input validation', () => {
     const problem = response.json();
     expect(problem).toMatchObject({ status: 400, title: 'Invalid request' });
     // An array item's error names the item (`brand.0`); the parameter is the first segment.
-    expect(problem.errors.map((e: { name: string }) => e.name.split('.')[0]), url).toContain(param);
+    expect(
+      problem.errors.map((e: { name: string }) => e.name.split('.')[0]),
+      url,
+    ).toContain(param);
     return problem;
   }
 
   it.each(BAD.map(([query, param]) => [query.length > 60 ? `${query.slice(0, 60)}…` : query, param, query]))(
     '?%s is refused, naming %s',
     async (_label, param, query) => {
-    const before = await catalogueChecksum(database);
+      const before = await catalogueChecksum(database);
       await expectBadRequest(`/v1/products?${query}`, param);
       expect(await catalogueChecksum(database)).toBe(before);
     },
@@ -94,7 +107,9 @@ describe('GET /v1/products input validation', () => {
       const cursor = await nextCursor('limit=5&sort=price_asc');
       const [payload, signature] = cursor.split('.') as [string, string];
       const edited = Buffer.from(
-        Buffer.from(payload, 'base64url').toString().replace(/"k":\[(\d+)/, '"k":[$10'),
+        Buffer.from(payload, 'base64url')
+          .toString()
+          .replace(/"k":\[(\d+)/, '"k":[$10'),
       ).toString('base64url');
       expect(edited).not.toBe(payload);
       await expectBadRequest(`/v1/products?limit=5&sort=price_asc&cursor=${edited}.${signature}`, 'cursor');
@@ -124,6 +139,14 @@ describe('GET /v1/products input validation', () => {
         await expectBadRequest(`/v1/products?sort=price_asc&cursor=${cursor}`, 'cursor');
       }
     });
+  });
+
+  it('refuses unknown parameters on every catalogue route', async () => {
+    for (const url of ['/v1/categories?x=1', '/v1/products/product-1?expand=all']) {
+      const response = await app.inject(url);
+      expect(response.statusCode, url).toBe(400);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
   });
 
   it('refuses a malformed product id or slug with 400', async () => {

@@ -50,12 +50,20 @@ describe('page query plans', () => {
   });
 
   async function plan(sort: Sort, filters: ProductFilters, position?: 'after' | 'before') {
-    const key = SORT_SQL[sort].cast === 'text' ? 'M' : SORT_SQL[sort].cast === 'integer' ? 5000 : Date.parse('2026-01-01');
-    const query = pageQuery({ sort, rows: 25, filters, position: position && { direction: position, key: [key, 1000] } });
+    const key =
+      SORT_SQL[sort].cast === 'text' ? 'M' : SORT_SQL[sort].cast === 'integer' ? 5000 : Date.parse('2026-01-01');
+    const query = pageQuery({
+      sort,
+      rows: 25,
+      filters,
+      position: position && { direction: position, key: [key, 1000] },
+    });
     const client = await database.pool.connect();
     try {
       await client.query({ name: undefined, text: `PREPARE page_plan AS ${query.text}` });
-      const values = (query.values ?? []).map((v) => (Array.isArray(v) ? `'{${v.join(',')}}'` : `'${String(v).replaceAll("'", "''")}'`));
+      const values = (query.values ?? []).map((v) =>
+        Array.isArray(v) ? `'{${v.join(',')}}'` : `'${String(v).replaceAll("'", "''")}'`,
+      );
       const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
         `EXPLAIN (FORMAT JSON) EXECUTE page_plan${values.length ? `(${values.join(', ')})` : ''}`,
       );
@@ -87,15 +95,24 @@ describe('page query plans', () => {
             const root = await plan(sort, filters, position);
             const all = nodes(root);
             const where = `${sort}, ${label}, ${position ?? 'first page'}`;
-            expect(all.filter((n) => n['Node Type'] === 'Seq Scan').map((n) => n['Relation Name']), where).toEqual([]);
+            expect(
+              all.filter((n) => n['Node Type'] === 'Seq Scan').map((n) => n['Relation Name']),
+              where,
+            ).toEqual([]);
             // The only sorts allowed are merges of a few per-category pages.
             for (const sortNode of all.filter((n) => n['Node Type'] === 'Sort')) {
               expect(sortNode['Plan Rows'], where).toBeLessThanOrEqual(25 * 64);
             }
             // A category is found through the index, never by filtering rows of other categories.
-            expect(all.filter((n) => n.Filter?.includes('category_id')).map((n) => n.Filter), where).toEqual([]);
+            expect(
+              all.filter((n) => n.Filter?.includes('category_id')).map((n) => n.Filter),
+              where,
+            ).toEqual([]);
             expect(root['Node Type'], where).toBe('Limit');
-            expect(all.some((n) => n['Index Name']?.startsWith('products_active_')), where).toBe(true);
+            expect(
+              all.some((n) => n['Index Name']?.startsWith('products_active_')),
+              where,
+            ).toBe(true);
             checked += 1;
           }
         }

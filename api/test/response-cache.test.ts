@@ -17,7 +17,9 @@ describe('the response micro-cache', () => {
     database = await testDatabase();
     app = await testApp(database, { responseCacheTtlMs: TTL });
     const ids = await insertTree(database);
-    const [inserted] = await insertProducts(database, [productRow({ categoryId: ids.running, slug: 'cached-shoe', stock: 5 })]);
+    const [inserted] = await insertProducts(database, [
+      productRow({ categoryId: ids.running, slug: 'cached-shoe', stock: 5 }),
+    ]);
     productId = inserted!.id;
     // Count the queries that reach the repository.
     const repository = app.catalogue.products;
@@ -44,14 +46,19 @@ describe('the response micro-cache', () => {
 
   it('still answers 304 to a matching If-None-Match from the cache', async () => {
     const first = await app.inject('/v1/products?limit=1');
-    const again = await app.inject({ url: '/v1/products?limit=1', headers: { 'if-none-match': String(first.headers.etag) } });
+    const again = await app.inject({
+      url: '/v1/products?limit=1',
+      headers: { 'if-none-match': String(first.headers.etag) },
+    });
     expect(again.statusCode).toBe(304);
   });
 
   it('lets concurrent identical misses share one database query', async () => {
     await new Promise((resolve) => setTimeout(resolve, TTL + 50));
     pages = 0;
-    const responses = await Promise.all(Array.from({ length: 20 }, () => app.inject('/v1/products?limit=2&sort=price_asc')));
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => app.inject('/v1/products?limit=2&sort=price_asc')),
+    );
     expect(responses.map((r) => r.statusCode)).toEqual(Array(20).fill(200));
     expect(new Set(responses.map((r) => r.body)).size).toBe(1);
     expect(pages).toBe(1);

@@ -59,11 +59,14 @@ export interface ProductFilters {
 /** Ids are bigint; every catalogue id fits a JS number (below 2^53). */
 const PARSE_INT8_AS_NUMBER = {
   getTypeParser: ((oid: number, format?: string) =>
-    oid === pg.types.builtins.INT8 ? Number : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    oid === pg.types.builtins.INT8
+      ? Number
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
 function tupleToSummary(row: SummaryTuple): ProductSummary {
-  const [id, sku, slug, name, brand, categoryId, amount, currency, imageUrl, imageAlt, stock, createdAt, updatedAt] = row;
+  const [id, sku, slug, name, brand, categoryId, amount, currency, imageUrl, imageAlt, stock, createdAt, updatedAt] =
+    row;
   return {
     id: Number(id),
     sku,

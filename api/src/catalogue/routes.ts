@@ -8,7 +8,12 @@ import {
   CategoryList,
   DEFAULT_LIMIT,
   DEFAULT_SORT,
-  ListProductsQuery, Product, ProductPage, ProductParams } from './schemas.ts';
+  ListProductsQuery,
+  NoQuery,
+  Product,
+  ProductPage,
+  ProductParams,
+} from './schemas.ts';
 
 const LIST_CACHE = 'public, max-age=10, stale-while-revalidate=30';
 
@@ -35,7 +40,9 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox = async (app) => {
           'Keyset pagination: follow `next_cursor` / `prev_cursor` (also in the `Link` header). A cursor only works with the sort and filters it came from.',
         querystring: ListProductsQuery,
         response: {
-          ...cacheable(ProductPage, { Link: Type.String({ description: 'RFC 8288 links to the next and previous pages.' }) }),
+          ...cacheable(ProductPage, {
+            Link: Type.String({ description: 'RFC 8288 links to the next and previous pages.' }),
+          }),
           ...problemResponses(400, 404),
         },
       },
@@ -99,6 +106,7 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'One active product, by id or slug',
         description: 'Drafts and archived products answer 404. The ETag changes whenever the product does.',
         params: ProductParams,
+        querystring: NoQuery,
         response: { ...cacheable(Product), ...problemResponses(400, 404) },
       },
     },
@@ -118,7 +126,9 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'listCategories',
         tags: ['catalogue'],
         summary: 'The category tree, depth-first, with product counts',
-        description: 'Every category, each after its parent; `product_count` includes the descendants’ active products.',
+        description:
+          'Every category, each after its parent; `product_count` includes the descendants’ active products.',
+        querystring: NoQuery,
         response: { ...cacheable(CategoryList), ...problemResponses() },
       },
     },

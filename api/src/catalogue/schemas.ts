@@ -10,6 +10,13 @@ export const Slug = Type.String({
 });
 
 const Timestamp = Type.String({ format: 'date-time' });
+
+/** Free text in a parameter: no control characters (PostgreSQL text cannot even hold NUL). */
+const PlainText = (options: { minLength?: number; maxLength: number }) =>
+  Type.String({ ...options, pattern: '^[^\\u0000-\\u001f\\u007f]*$' });
+
+/** For routes that take no query parameters: an unknown one is refused, like everywhere else. */
+export const NoQuery = Type.Object({}, { additionalProperties: false });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const Money = Type.Object(
@@ -40,7 +47,10 @@ export const ProductSummary = Type.Object(
   { title: 'ProductSummary', description: 'A product as it appears in a list.' },
 );
 
-export const CategoryRef = Type.Object({ id: Type.Integer(), slug: Type.String(), name: Type.String() }, { title: 'CategoryRef' });
+export const CategoryRef = Type.Object(
+  { id: Type.Integer(), slug: Type.String(), name: Type.String() },
+  { title: 'CategoryRef' },
+);
 
 export const Product = Type.Object(
   {
@@ -72,7 +82,9 @@ export const DEFAULT_LIMIT = 24;
 
 export const ListProductsQuery = Type.Object(
   {
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_LIMIT, description: 'Products per page.' })),
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 100, default: DEFAULT_LIMIT, description: 'Products per page.' }),
+    ),
     cursor: Type.Optional(
       Type.String({
         minLength: 3,
@@ -89,7 +101,7 @@ export const ListProductsQuery = Type.Object(
     ),
     category: Type.Optional({ ...Slug, description: 'A category slug; its descendants are included.' }),
     brand: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+      Type.Array(PlainText({ minLength: 1, maxLength: 100 }), {
         minItems: 1,
         maxItems: 20,
         description: 'One or more brands (repeat the parameter).',

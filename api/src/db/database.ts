@@ -59,11 +59,11 @@ const expectedMigrations: number = (
 
 /** True when every migration this code knows has been applied (what /readyz checks). */
 export async function isMigrated(database: Database): Promise<boolean> {
-  const { rows } = await database.pool.query<{ applied: number }>(
-    `SELECT count(*)::int AS applied FROM drizzle.__drizzle_migrations`,
-  ).catch((error: { code?: string }) => {
-    if (error.code === '42P01' || error.code === '3F000') return { rows: [{ applied: 0 }] };
-    throw error;
-  });
+  const { rows } = await database.pool
+    .query<{ applied: number }>(`SELECT count(*)::int AS applied FROM drizzle.__drizzle_migrations`)
+    .catch((error: { code?: string }) => {
+      if (error.code === '42P01' || error.code === '3F000') return { rows: [{ applied: 0 }] };
+      throw error;
+    });
   return (rows[0]?.applied ?? 0) >= expectedMigrations;
 }

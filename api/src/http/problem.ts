@@ -55,13 +55,16 @@ export const invalidParam = (param: InvalidParam) =>
 /** Fastify's validation errors name the failing parameter in instancePath or in params. */
 function validationErrors(error: FastifyError): InvalidParam[] {
   const where = (error.validationContext ?? 'body') as string;
-  const location = (where === 'querystring' ? 'query' : where === 'params' ? 'path' : where === 'headers' ? 'header' : 'body') as InvalidParam['in'];
+  const location = (
+    where === 'querystring' ? 'query' : where === 'params' ? 'path' : where === 'headers' ? 'header' : 'body'
+  ) as InvalidParam['in'];
   return (error.validation ?? []).map((v) => {
     const params = v.params as Record<string, unknown>;
     const path = v.instancePath.split('/').filter(Boolean);
     if (typeof params.missingProperty === 'string') path.push(params.missingProperty);
     if (typeof params.additionalProperty === 'string') path.push(params.additionalProperty);
-    const detail = typeof params.additionalProperty === 'string' ? 'is not a known parameter' : (v.message ?? 'is invalid');
+    const detail =
+      typeof params.additionalProperty === 'string' ? 'is not a known parameter' : (v.message ?? 'is invalid');
     return { in: location, name: path.join('.') || location, detail };
   });
 }
@@ -99,7 +102,13 @@ function toProblem(error: FastifyError | HttpProblem, request: FastifyRequest): 
       instance: request.id,
     };
   }
-  return { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail: error.message, instance: request.id };
+  return {
+    type: 'about:blank',
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    detail: error.message,
+    instance: request.id,
+  };
 }
 
 export function sendProblem(reply: FastifyReply, problem: Problem) {

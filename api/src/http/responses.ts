@@ -11,7 +11,10 @@ export function problemResponses<const C extends readonly number[]>(...codes: C)
       content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } },
     },
   ]);
-  return Object.fromEntries(entries) as Record<C[number] | 500, { description: string; content: Record<string, { schema: typeof Problem }> }>;
+  return Object.fromEntries(entries) as Record<
+    C[number] | 500,
+    { description: string; content: Record<string, { schema: typeof Problem }> }
+  >;
 }
 
 const cacheHeaders = {
