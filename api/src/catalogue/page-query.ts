@@ -6,8 +6,14 @@ import type { Sort } from './schemas.ts';
  * The SQL of one page of the product list: the hottest query of the API, so it is written out
  * here rather than built by drizzle on every request. Building, then mapping rows through the
  * ORM, took a third of the API's CPU per uncached request (measured with --cpu-prof under
- * autocannon). Each query shape becomes a named prepared statement, parsed and planned once per
- * connection; PostgreSQL formats the timestamps, so no Date is made per row.
+ * autocannon). PostgreSQL formats the timestamps, so no Date is made per row.
+ *
+ * Most shapes are `planStable`: their best plan is the same index range scan whatever the cursor
+ * or the category, so they become named prepared statements on Database.pagePool, parsed and
+ * planned once per connection. A brand, a price range or an `updated_after` instant can change
+ * the best plan (a rare brand is best read through its own index and sorted, a common one
+ * through the sort's index), so those queries go unnamed to the main pool, planned each time for
+ * their values.
  *
  * Column names follow api/src/db/schema.ts; the pagination property test compares every shape
  * with an independent SQL query.
@@ -47,7 +53,8 @@ const SELECT_LIST = [
 ].join(', ');
 
 export type SummaryTuple = [
-  id: string,
+  /** bigint, read as a number: see the repository's type parser. */
+  id: number,
   sku: string,
   slug: string,
   name: string,
@@ -74,7 +81,12 @@ export interface PageQueryInput {
   position?: { direction: 'after' | 'before'; key: SortKey };
 }
 
-export function pageQuery({ sort, rows, filters, position }: PageQueryInput): QueryConfig & { rowMode: 'array' } {
+export function pageQuery({
+  sort,
+  rows,
+  filters,
+  position,
+}: PageQueryInput): QueryConfig & { rowMode: 'array'; planStable: boolean } {
   const spec = SORT_SQL[sort];
   const scanDescending = spec.descending !== (position?.direction === 'before');
   const values: unknown[] = [];
@@ -91,6 +103,7 @@ export function pageQuery({ sort, rows, filters, position }: PageQueryInput): Qu
   if (maxPrice !== undefined) where.push(`price_amount <= ${param(maxPrice, 'integer')}`);
   if (inStock !== undefined) where.push(inStock ? 'stock > 0' : 'stock = 0');
   if (updatedAfter) where.push(`updated_at > ${param(updatedAfter.toISOString(), 'timestamptz')}`);
+  const planStable = !brands?.length && minPrice === undefined && maxPrice === undefined && !updatedAfter;
   if (position) {
     const [value, id] = position.key;
     const key = spec.cast === 'timestamptz' ? new Date(value as number).toISOString() : value;
@@ -100,8 +113,8 @@ export function pageQuery({ sort, rows, filters, position }: PageQueryInput): Qu
   const direction = scanDescending ? 'DESC' : 'ASC';
   // Qualified: an output column of the same name would otherwise win (and sort unindexed text).
   const orderBy = `ORDER BY products.${spec.column} ${direction}, products.id ${direction}`;
-  // A literal, not a parameter: a prepared statement's generic plan cannot see a parameter's
-  // value, and planned for an unknown LIMIT it sorts the whole table (measured: 5 s a page).
+  // A literal, not a parameter: planned for an unknown LIMIT, a generic plan sorts the whole
+  // table (measured: 5 s a page). The few page sizes in use make few statements.
   if (!Number.isSafeInteger(rows) || rows < 1) throw new RangeError(`rows must be a positive integer, got ${rows}`);
   const limit = String(rows);
   // In a merge, the raw sort value rides along last (ignored when mapping) to order the merge by.
@@ -124,7 +137,9 @@ export function pageQuery({ sort, rows, filters, position }: PageQueryInput): Qu
     const branches = subtree.map((id) => `(${scan(`category_id = ${param(id, 'integer')}`, true)})`);
     text = `SELECT * FROM (${branches.join(' UNION ALL ')}) AS merged ORDER BY sort_value ${direction}, id ${direction} LIMIT ${limit}`;
   }
-  return { name: statementName(text), text, values, rowMode: 'array' };
+  return planStable
+    ? { planStable, name: statementName(text), text, values, rowMode: 'array' }
+    : { planStable, text, values, rowMode: 'array' };
 }
 
 /**

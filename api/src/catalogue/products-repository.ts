@@ -68,7 +68,7 @@ function tupleToSummary(row: SummaryTuple): ProductSummary {
   const [id, sku, slug, name, brand, categoryId, amount, currency, imageUrl, imageAlt, stock, createdAt, updatedAt] =
     row;
   return {
-    id: Number(id),
+    id,
     sku,
     slug,
     name,
@@ -99,10 +99,12 @@ export interface PageResult {
 export class ProductRepository {
   readonly #db: Db;
   readonly #pool: pg.Pool;
+  readonly #pagePool: pg.Pool;
 
-  constructor({ db, pool }: Pick<Database, 'db' | 'pool'>) {
+  constructor({ db, pool, pagePool }: Pick<Database, 'db' | 'pool' | 'pagePool'>) {
     this.#db = db;
     this.#pool = pool;
+    this.#pagePool = pagePool;
   }
 
   /**
@@ -111,10 +113,9 @@ export class ProductRepository {
    * reverse order and turned around. See page-query.ts for the SQL.
    */
   async page({ sort, limit, filters, position }: PageRequest): Promise<PageResult> {
-    const result = await this.#pool.query<SummaryTuple>({
-      ...pageQuery({ sort, rows: limit + 1, filters, position }),
-      types: PARSE_INT8_AS_NUMBER,
-    });
+    const { planStable, ...query } = pageQuery({ sort, rows: limit + 1, filters, position });
+    const pool = planStable ? this.#pagePool : this.#pool;
+    const result = await pool.query<SummaryTuple>({ ...query, types: PARSE_INT8_AS_NUMBER });
     const more = result.rows.length > limit;
     const page = result.rows.slice(0, limit).map(tupleToSummary);
     if (position?.direction === 'before') page.reverse();

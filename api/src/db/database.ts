@@ -11,28 +11,45 @@ export type Db = NodePgDatabase<typeof schema>;
 
 export interface Database {
   pool: pg.Pool;
+  /**
+   * Connections whose prepared statements always keep one generic plan, parsed and planned once:
+   * only for statements whose best plan does not depend on their parameters' values (the product
+   * pages without value-sensitive filters: an index range scan whatever the cursor or category;
+   * see catalogue/page-query.ts). Planning every execution cost more than executing a page
+   * (0.09 ms against 0.05 ms, and far more for a merged category).
+   */
+  pagePool: pg.Pool;
   db: Db;
   close(): Promise<void>;
 }
 
 export function createDatabase(url: string, options: { poolSize?: number; applicationName?: string } = {}): Database {
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: options.poolSize ?? 10,
-    application_name: options.applicationName ?? 'catalogue-api',
-    // Fail fast rather than queue forever when the server is unreachable.
-    connectionTimeoutMillis: 5_000,
-    idleTimeoutMillis: 30_000,
-    // Prepared statements are planned for their parameters on every execution: a generic plan,
-    // blind to the values, can pick a plan that reads a whole price range (see query-plans.test.ts).
-    // They still save parsing.
-    options: '-c plan_cache_mode=force_custom_plan',
-  });
-  // An idle client losing its connection (server restart) must not crash the process.
-  pool.on('error', () => undefined);
+  const settings = (name: string, extra: pg.PoolConfig = {}) => {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      application_name: name,
+      // Fail fast rather than queue forever when the server is unreachable.
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+      ...extra,
+    });
+    // An idle client losing its connection (server restart) must not crash the process.
+    pool.on('error', () => undefined);
+    return pool;
+  };
+  const applicationName = options.applicationName ?? 'catalogue-api';
+  const pool = settings(applicationName);
+  // Connections open on first use: a process that serves no product page opens none.
+  const pagePool = settings(`${applicationName}-pages`, { options: '-c plan_cache_mode=force_generic_plan' });
   const db = drizzle(pool, { schema, casing: 'snake_case' });
   let closed: Promise<void> | undefined;
-  return { pool, db, close: () => (closed ??= pool.end()) };
+  return {
+    pool,
+    pagePool,
+    db,
+    close: () => (closed ??= Promise.all([pool.end(), pagePool.end()]).then(() => undefined)),
+  };
 }
 
 /** Arbitrary constant: serialises migrations (and the first seed) across processes starting at once. */
