@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createDatabase, isMigrated } from '../src/db/database.ts';
+import { startNode } from './support/process.ts';
+
+/** `npm run migrate` and `npm run seed` against an external database (DATABASE_URL). */
+describe('migrate and seed commands', () => {
+  const name = `commands_${randomBytes(4).toString('hex')}`;
+  const admin = createDatabase(inject('adminUrl'), { poolSize: 1 });
+  const url = new URL(inject('adminUrl'));
+  url.pathname = `/${name}`;
+  const database = createDatabase(url.toString(), { poolSize: 1 });
+
+  afterAll(async () => {
+    await database.close();
+    await admin.pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.close();
+  });
+
+  const run = async (script: string, args: string[] = []) => {
+    const running = startNode(['--import', 'tsx', script, ...args], { DATABASE_URL: url.toString() });
+    return { code: await running.exited, output: running.output() };
+  };
+
+  it('migrates an empty database, and again without harm', async () => {
+    await admin.pool.query(`CREATE DATABASE ${name}`);
+    expect(await isMigrated(database)).toBe(false);
+    const first = await run('api/src/db/migrate-cli.ts');
+    expect(first).toMatchObject({ code: 0, output: expect.stringContaining('migrated DATABASE_URL') });
+    expect(await isMigrated(database)).toBe(true);
+    expect((await run('api/src/db/migrate-cli.ts')).code).toBe(0);
+  });
+
+  it('seeds the demo catalogue once, and refuses a second time, changing nothing', async () => {
+    const seeded = await run('api/src/seed/cli.ts', ['--products', '250']);
+    expect(seeded.code, seeded.output).toBe(0);
+    const count = async () =>
+      Number((await database.pool.query<{ n: string }>('SELECT count(*) AS n FROM products')).rows[0]!.n);
+    expect(await count()).toBe(250);
+    const again = await run('api/src/seed/cli.ts', ['--products', '100']);
+    expect(again.code).not.toBe(0);
+    expect(again.output).toMatch(/already has \d+ categories/);
+    expect(await count()).toBe(250);
+  });
+
+  it('refuses a bad product count, naming it', async () => {
+    const bad = await run('api/src/seed/cli.ts', ['--products', 'lots']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.output).toContain('--products');
+  });
+});
