@@ -1,29 +1,21 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createDatabase, isMigrated } from '../src/db/database.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { isMigrated } from '../src/db/database.ts';
+import { emptyDatabase, type TestDatabase } from './support/database.ts';
 import { startNode } from './support/process.ts';
 
 /** `npm run migrate` and `npm run seed` against an external database (DATABASE_URL). */
 describe('migrate and seed commands', () => {
-  const name = `commands_${randomBytes(4).toString('hex')}`;
-  const admin = createDatabase(inject('adminUrl'), { poolSize: 1 });
-  const url = new URL(inject('adminUrl'));
-  url.pathname = `/${name}`;
-  const database = createDatabase(url.toString(), { poolSize: 1 });
-
-  afterAll(async () => {
-    await database.close();
-    await admin.pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.close();
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await emptyDatabase();
   });
 
   const run = async (script: string, args: string[] = []) => {
-    const running = startNode(['--import', 'tsx', script, ...args], { DATABASE_URL: url.toString() });
+    const running = startNode(['--import', 'tsx', script, ...args], { DATABASE_URL: database.url });
     return { code: await running.exited, output: running.output() };
   };
 
   it('migrates an empty database, and again without harm', async () => {
-    await admin.pool.query(`CREATE DATABASE ${name}`);
     expect(await isMigrated(database)).toBe(false);
     const first = await run('api/src/db/migrate-cli.ts');
     expect(first).toMatchObject({ code: 0, output: expect.stringContaining('migrated DATABASE_URL') });

@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { createDatabase } from '../src/db/database.ts';
-import { testApp, testDatabase } from './support/database.ts';
+import { emptyDatabase, testApp, testDatabase } from './support/database.ts';
 
 describe('health and readiness', () => {
   it('is live and ready on a migrated database', async () => {
@@ -14,18 +12,7 @@ describe('health and readiness', () => {
   });
 
   it('is not ready on a database that is not migrated', async () => {
-    const adminUrl = inject('adminUrl');
-    const name = `empty_${randomBytes(4).toString('hex')}`;
-    const admin = createDatabase(adminUrl, { poolSize: 1 });
-    await admin.pool.query(`CREATE DATABASE ${name}`);
-    const url = new URL(adminUrl);
-    url.pathname = `/${name}`;
-    const database = createDatabase(url.toString());
-    afterAll(async () => {
-      await database.close();
-      await admin.pool.query(`DROP DATABASE ${name} WITH (FORCE)`);
-      await admin.close();
-    });
+    const database = await emptyDatabase();
     const app = await testApp(database);
     const response = await app.inject('/readyz');
     expect(response.statusCode).toBe(503);
@@ -36,7 +23,7 @@ describe('health and readiness', () => {
 
   it('is not ready, quickly, when the database is unreachable', async () => {
     const database = createDatabase('postgres://nobody:nothing@127.0.0.1:1/none');
-    afterAll(() => database.close());
+    onTestFinished(() => database.close());
     const app = await testApp(database);
     const started = Date.now();
     const response = await app.inject('/readyz');

@@ -86,23 +86,21 @@ describe('GET /v1/products keyset pagination (property)', () => {
     categoryIds = await insertTree(database);
   });
 
+  const toRow = (r: ProductSpec) =>
+    productRow({
+      priceAmount: r.priceAmount,
+      name: r.name,
+      brand: r.brand,
+      categoryId: categoryIds[r.category],
+      stock: r.stock,
+      status: r.status,
+      createdAt: new Date(BASE + r.createdHour * 3_600_000),
+      updatedAt: new Date(BASE + r.updatedHour * 3_600_000),
+    });
+
   async function load(rows: ProductSpec[]) {
     await database.db.execute(sql`TRUNCATE products RESTART IDENTITY`);
-    await insertProducts(
-      database,
-      rows.map((r) =>
-        productRow({
-          priceAmount: r.priceAmount,
-          name: r.name,
-          brand: r.brand,
-          categoryId: categoryIds[r.category],
-          stock: r.stock,
-          status: r.status,
-          createdAt: new Date(BASE + r.createdHour * 3_600_000),
-          updatedAt: new Date(BASE + r.updatedHour * 3_600_000),
-        }),
-      ),
-    );
+    await insertProducts(database, rows.map(toRow));
   }
 
   /** The ids the query must return, in order, straight from SQL. */
@@ -190,21 +188,7 @@ describe('GET /v1/products keyset pagination (property)', () => {
           while (current.next_cursor) {
             const batch = insertsPerPage[step % insertsPerPage.length]!;
             step += 1;
-            await insertProducts(
-              database,
-              batch.map((r) =>
-                productRow({
-                  priceAmount: r.priceAmount,
-                  name: r.name,
-                  brand: r.brand,
-                  categoryId: categoryIds[r.category],
-                  stock: r.stock,
-                  status: r.status,
-                  createdAt: new Date(BASE + r.createdHour * 3_600_000),
-                  updatedAt: new Date(BASE + r.updatedHour * 3_600_000),
-                }),
-              ),
-            );
+            await insertProducts(database, batch.map(toRow));
             current = await page(query, current.next_cursor);
             seen.push(...current.data.map((p) => p.id));
             expect(step).toBeLessThan(500);

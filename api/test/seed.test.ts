@@ -1,36 +1,16 @@
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createDatabase, type Database } from '../src/db/database.ts';
+import { describe, expect, it } from 'vitest';
 import { generateCategories, generateProducts, REFERENCE_DATE } from '../src/seed/generator.ts';
+import type { Database } from '../src/db/database.ts';
+import { testDatabase } from './support/database.ts';
 import { CatalogueNotEmptyError, copyText, REBUILD_INDEXES_FROM, seedCatalogue } from '../src/seed/load.ts';
 
 const products = (count: number, seed?: number) => [...generateProducts({ count, seed })];
 const URL_SLUG = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
-const databases: { name: string; database: Database }[] = [];
-
-/** A new, migrated database on the run's test server (copied from its migrated template). */
-async function freshDatabase(): Promise<Database> {
-  const name = `seed_${process.pid}_${databases.length}`;
-  const admin = createDatabase(inject('adminUrl'), { poolSize: 1 });
-  await admin.pool.query(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDatabase')}`);
-  await admin.close();
-  const url = new URL(inject('adminUrl'));
-  url.pathname = `/${name}`;
-  const database = createDatabase(url.toString(), { poolSize: 3 });
-  databases.push({ name, database });
-  return database;
-}
-
-afterAll(async () => {
-  const admin = createDatabase(inject('adminUrl'), { poolSize: 1 });
-  for (const { name, database } of databases) {
-    await database.close();
-    await admin.pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  }
-  await admin.close();
-}, 60_000);
+/** A new, migrated database on the run's test server. */
+const freshDatabase = testDatabase;
 
 describe('generateCategories', () => {
   const tree = generateCategories();

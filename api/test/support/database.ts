@@ -5,25 +5,39 @@ import { createDatabase, type Database } from '../../src/db/database.ts';
 
 export const TEST_CURSOR_SECRET = 'test-cursor-secret-0123456789';
 
-/**
- * A fresh migrated database for this test file (copied from the run's template), dropped after
- * the file's tests: files never see each other's data and can run in parallel.
- */
-export async function testDatabase(): Promise<Database & { url: string }> {
+// What a test file opened, closed after its tests, last opened first. Registered here, when the
+// file imports this module, because a hook registered inside beforeAll never runs.
+const cleanups: (() => Promise<unknown>)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+export type TestDatabase = Database & { url: string; name: string };
+
+async function scratchDatabase(template?: string): Promise<TestDatabase> {
   const adminUrl = inject('adminUrl');
   const name = `test_${randomBytes(6).toString('hex')}`;
   const admin = createDatabase(adminUrl, { poolSize: 1 });
-  await admin.pool.query(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDatabase')}`);
+  await admin.pool.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   const database = createDatabase(url.toString(), { poolSize: 5 });
-  afterAll(async () => {
+  cleanups.push(async () => {
     await database.close();
     await admin.pool.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     await admin.close();
   });
-  return Object.assign(database, { url: url.toString() });
+  return Object.assign(database, { url: url.toString(), name });
 }
+
+/**
+ * A fresh migrated database for this test file (copied from the run's template), dropped after
+ * the file's tests: files never see each other's data and can run in parallel.
+ */
+export const testDatabase = () => scratchDatabase(inject('templateDatabase'));
+
+/** A database with nothing in it, not even the schema. */
+export const emptyDatabase = () => scratchDatabase();
 
 /**
  * The app as production builds it, on this file's database, logging silenced. The response cache
@@ -35,7 +49,7 @@ export async function testApp(database: Database, { responseCacheTtlMs = 0 } = {
     database,
     logger: false,
   });
-  afterAll(() => app.close());
+  cleanups.push(() => app.close());
   await app.ready();
   return app;
 }
