@@ -7,6 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../api/src/db/embedded.ts';
 import { alive, repoRoot, startNode, waitFor, type Running } from '../../api/test/support/process.ts';
 
+// Every test here runs the storefront as built from the current source.
+beforeAll(async () => {
+  await promisify(execFile)('npm', ['run', 'build', '-w', 'web'], { cwd: repoRoot });
+});
+
 /**
  * The storefront as `npm start` runs it: the launcher starts the API (on its embedded PostgreSQL)
  * and the built storefront; the pages are read as a browser without JavaScript gets them.
@@ -18,7 +23,6 @@ describe('storefront first page, through `npm start`', () => {
   let api: string;
 
   beforeAll(async () => {
-    await promisify(execFile)('npm', ['run', 'build', '-w', 'web'], { cwd: repoRoot });
     dataDir = await mkdtemp(join(tmpdir(), 'catalogue-web-'));
     const [apiPort, webPort] = [await freePort(), await freePort()];
     api = `http://127.0.0.1:${apiPort}`;
@@ -108,5 +112,30 @@ describe('storefront first page, through `npm start`', () => {
     expect(alive(pid)).toBe(false);
     await expect(fetch(`${web}/`)).rejects.toThrow();
     await expect(fetch(`${api}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe('storefront without its API', () => {
+  it('answers 503 with a page that says so, rather than failing', async () => {
+    const port = await freePort();
+    const web = startNode(['web/build/index.js'], {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      API_URL: 'http://127.0.0.1:1',
+      ORIGIN: `http://127.0.0.1:${port}`,
+    });
+    try {
+      const deadline = Date.now() + 30_000;
+      let response: Response | undefined;
+      while (!response && Date.now() < deadline) {
+        response = await fetch(`http://127.0.0.1:${port}/`).catch(() => undefined);
+        if (!response) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(response?.status).toBe(503);
+      expect(await response!.text()).toContain('unavailable right now');
+    } finally {
+      web.child.kill('SIGTERM');
+      await web.exited;
+    }
   });
 });
