@@ -5,6 +5,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import { catalogueRoutes } from './catalogue/routes.ts';
+import { authPlugin } from './auth/plugin.ts';
 import { cataloguePlugin } from './catalogue/plugin.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
@@ -13,6 +14,7 @@ import { problemPlugin } from './http/problem.ts';
 import { responseCachePlugin } from './http/response-cache.ts';
 import { strictNumbersPlugin } from './http/strict-numbers.ts';
 import { mediaRoutes } from './media/routes.ts';
+import { stockRoutes } from './stock/routes.ts';
 
 export interface AppOptions {
   config: Pick<Config, 'CURSOR_SECRET' | 'LOG_LEVEL' | 'RESPONSE_CACHE_TTL_MS'>;
@@ -83,6 +85,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
       servers: [{ url: '/', description: 'This server' }],
       tags: [
         { name: 'catalogue', description: 'Browse products and categories' },
+        { name: 'stock', description: 'Stock levels and their ledger (API key with stock:write)' },
         { name: 'media', description: 'Images' },
         { name: 'operations', description: 'Health and readiness' },
       ],
@@ -90,8 +93,10 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
+  await app.register(authPlugin, { db: database.db });
   await app.register(cataloguePlugin, { database, cursorSecret: config.CURSOR_SECRET });
   await app.register(catalogueRoutes);
+  await app.register(stockRoutes, { db: database.db });
   await app.register(mediaRoutes);
   await app.register(healthRoutes, { database });
 

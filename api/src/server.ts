@@ -1,6 +1,7 @@
 import { buildApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { openRuntime } from './runtime.ts';
+import { SCOPES } from './db/schema.ts';
 import { seedIfEmpty } from './seed/on-start.ts';
 
 /**
@@ -50,6 +51,11 @@ try {
   if (runtime.embedded) {
     const seeded = await seedIfEmpty(runtime.database.pool, { products: config.SEED_PRODUCTS, log: app.log });
     if (seeded) app.log.info(seeded, 'demo catalogue seeded');
+    // A newcomer can try the write side at once: the first start makes an admin key, shown once.
+    if ((await app.keys.count()) === 0) {
+      const key = await app.keys.create('admin (made on first start)', [...SCOPES]);
+      console.log(`\n  An admin API key was created (all scopes); it is shown this once:\n\n    ${key.secret}\n`);
+    }
   }
   await app.listen({ host: config.API_HOST, port: config.API_PORT });
 } catch (error) {

@@ -35,6 +35,29 @@ describe('migrate and seed commands', () => {
     expect(await count()).toBe(250);
   });
 
+  it('creates, lists and revokes API keys, printing a new key once, alone on its last line', async () => {
+    const created = await run('api/src/auth/keys-cli.ts', [
+      'create',
+      '--name',
+      'integration',
+      '--scopes',
+      'stock:write,catalog:write',
+    ]);
+    expect(created.code, created.output).toBe(0);
+    const key = created.output.trim().split('\n').at(-1)!;
+    expect(key).toMatch(/^cat_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/);
+    const prefix = key.split('_')[1]!;
+    const listed = await run('api/src/auth/keys-cli.ts', ['list']);
+    expect(listed.output).toContain(`${prefix}\tintegration\tstock:write,catalog:write`);
+    expect(listed.output).not.toContain(key.split('_')[2]!);
+    expect((await run('api/src/auth/keys-cli.ts', ['revoke', '--prefix', prefix])).code).toBe(0);
+    expect((await run('api/src/auth/keys-cli.ts', ['list'])).output).toMatch(/\trevoked /);
+    expect((await run('api/src/auth/keys-cli.ts', ['revoke', '--prefix', prefix])).code).not.toBe(0);
+    const bad = await run('api/src/auth/keys-cli.ts', ['create', '--name', 'x', '--scopes', 'root']);
+    expect(bad.code).toBe(64);
+    expect(bad.output).toContain('unknown: root');
+  });
+
   it('refuses a bad product count, naming it', async () => {
     const bad = await run('api/src/seed/cli.ts', ['--products', 'lots']);
     expect(bad.code).not.toBe(0);

@@ -52,6 +52,19 @@ describe('the API server process (embedded PostgreSQL)', () => {
   it('seeds the demo catalogue on the first start, and stops everything on SIGTERM', async () => {
     const { running, base } = await startServer();
     expect(running.output()).toMatch(/demo catalogue seeded/);
+    // The admin key made on the first start works for writes.
+    const key = /An admin API key was created[^\n]*\n\s*\n\s*(cat_\S+)/.exec(running.output())?.[1];
+    expect(key).toMatch(/^cat_/);
+    const movements = await fetch(`${base}/v1/products/1/stock-movements`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(movements.status).toBe(200);
+
+    // A command beside the running API uses the API's embedded server and leaves it running.
+    const cli = startNode(['--import', 'tsx', 'api/src/auth/keys-cli.ts', 'list'], { DATA_DIR: dataDir });
+    expect(await cli.exited, cli.output()).toBe(0);
+    expect(cli.output()).toContain('admin (made on first start)');
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
     const size = await catalogueSize(base);
     expect(size.categories).toBeGreaterThanOrEqual(50);
     // Most of the 300 seeded products are active.
@@ -69,6 +82,7 @@ describe('the API server process (embedded PostgreSQL)', () => {
   it('reuses the data on a second start without seeding again', async () => {
     const { running, base } = await startServer({ SEED_PRODUCTS: '500' });
     expect(running.output()).not.toMatch(/seeding/);
+    expect(running.output()).not.toMatch(/admin API key/);
     const size = await catalogueSize(base);
     expect(size.products).toBeLessThanOrEqual(300);
     running.child.kill('SIGINT');

@@ -140,11 +140,27 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   const password = (await readFile(passwordFile, 'utf8')).trim();
 
-  // A server left running by a process that was killed outright: stop it before starting ours.
+  const urlFor = (port: number) => (database: string) =>
+    `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+
+  // A server already running on this folder. If the process that started it is alive (the API,
+  // while a command such as `npm run keys` runs beside it), use that server and leave it alone.
+  // If not, it was left behind by a process killed outright: stop it, then start our own.
+  const ownerFile = join(options.dataDir, 'postgres.owner');
   const pidFile = await readFile(join(pgdata, 'postmaster.pid'), 'utf8').catch(() => undefined);
-  const stalePid = pidFile ? Number(pidFile.split('\n')[0]) : NaN;
-  if (Number.isInteger(stalePid) && stalePid > 0 && alive(stalePid)) {
-    log(`stopping a PostgreSQL server left running (pid ${stalePid})`);
+  const [runningPid, , , runningPort] = (pidFile ?? '').split('\n').map((line) => Number(line.trim()));
+  if (runningPid && alive(runningPid)) {
+    const owner = Number(await readFile(ownerFile, 'utf8').catch(() => 'NaN'));
+    if (owner && owner !== process.pid && alive(owner) && runningPort) {
+      log(`using the PostgreSQL server of process ${owner} (port ${runningPort})`);
+      return {
+        url: urlFor(runningPort)('postgres'),
+        port: runningPort,
+        urlFor: urlFor(runningPort),
+        stop: async () => {},
+      };
+    }
+    log(`stopping a PostgreSQL server left running (pid ${runningPid})`);
     await run(bin.pg_ctl, ['stop', '-D', pgdata, '-m', 'fast', '-w'], spawnOptions).catch(() => undefined);
   }
 
@@ -182,19 +198,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     );
   });
 
+  await writeFile(ownerFile, String(process.pid));
   // Last resort if this process ends without calling stop(): the server shuts itself down.
   const onExit = () => child.kill('SIGINT');
   process.on('exit', onExit);
 
-  const urlFor = (database: string) =>
-    `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
   return {
-    url: urlFor('postgres'),
+    url: urlFor(port)('postgres'),
     port,
-    urlFor,
-    stop: () => {
+    urlFor: urlFor(port),
+    stop: async () => {
       process.off('exit', onExit);
-      return stopChild(child);
+      await stopChild(child);
+      await rm(ownerFile, { force: true });
     },
   };
 }

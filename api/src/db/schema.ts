@@ -9,6 +9,7 @@ import {
   jsonb,
   pgEnum,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -95,3 +96,79 @@ export const products = pgTable(
 export type ProductRow = typeof products.$inferSelect;
 export type NewProductRow = typeof products.$inferInsert;
 export type CategoryRow = typeof categories.$inferSelect;
+
+// --- Access -------------------------------------------------------------------------------------
+
+export const SCOPES = ['catalog:write', 'stock:write', 'keys:admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** API keys: only a hash of the secret is kept; the prefix finds the row, and is safe to show. */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: integer('id').primaryKey().generatedAlwaysAsIdentity(),
+    name: text('name').notNull(),
+    prefix: text('prefix').notNull(),
+    /** SHA-256 of the secret, hex. The secret is 256 random bits: a slow hash would add nothing. */
+    secretHash: text('secret_hash').notNull(),
+    scopes: text('scopes').array().$type<Scope[]>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true, precision: 3 }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, precision: 3 }),
+  },
+  (t) => [
+    uniqueIndex('api_keys_prefix_key').on(t.prefix),
+    check('api_keys_scopes_known', sql`${t.scopes} <@ ARRAY['catalog:write', 'stock:write', 'keys:admin']::text[]`),
+    check('api_keys_scopes_not_empty', sql`cardinality(${t.scopes}) > 0`),
+  ],
+);
+
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
+
+// --- Stock --------------------------------------------------------------------------------------
+
+/**
+ * The stock ledger: one row per change, written in the same transaction as the change, so for
+ * every product the deltas sum to its stock (the seed writes each product's opening balance).
+ */
+export const stockMovements = pgTable(
+  'stock_movements',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    productId: bigint('product_id', { mode: 'number' })
+      .notNull()
+      .references(() => products.id, { onDelete: 'restrict' }),
+    delta: integer('delta').notNull(),
+    reason: text('reason').notNull(),
+    stockAfter: integer('stock_after').notNull(),
+    /** The key that made the change; null for the seed and other system writes. */
+    apiKeyId: integer('api_key_id').references(() => apiKeys.id, { onDelete: 'restrict' }),
+    idempotencyKey: text('idempotency_key'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('stock_movements_product_idx').on(t.productId, t.id),
+    check('stock_movements_delta_not_zero', sql`${t.delta} <> 0`),
+    check('stock_movements_stock_after_not_negative', sql`${t.stockAfter} >= 0`),
+  ],
+);
+
+/**
+ * Answers to POSTs sent with an Idempotency-Key, kept so that a retry gets the same answer and
+ * changes nothing more. Written in the transaction of the change itself.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    apiKeyId: integer('api_key_id')
+      .notNull()
+      .references(() => apiKeys.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    /** SHA-256 of the method, path and body: the same key with another request is refused. */
+    requestHash: text('request_hash').notNull(),
+    statusCode: integer('status_code').notNull(),
+    responseBody: jsonb('response_body').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.apiKeyId, t.key] }), index('idempotency_keys_created_idx').on(t.createdAt)],
+);

@@ -21,6 +21,8 @@ export const Problem = Type.Object(
     detail: Type.Optional(Type.String()),
     instance: Type.Optional(Type.String({ description: 'The request id, to quote when asking for help.' })),
     errors: Type.Optional(Type.Array(InvalidParam)),
+    current_stock: Type.Optional(Type.Integer({ description: 'On a stock conflict: the stock now.' })),
+    current_version: Type.Optional(Type.Integer({ description: 'On a failed precondition: the version now.' })),
   },
   { title: 'Problem' },
 );
@@ -38,12 +40,22 @@ export class HttpProblem extends Error {
   readonly type: string;
   readonly title: string;
   readonly errors?: InvalidParam[];
-  constructor(status: number, slug: string, title: string, detail?: string, errors?: InvalidParam[]) {
+  /** Extension members (RFC 9457 section 3.2), declared in the Problem schema. */
+  readonly extensions: Pick<Problem, 'current_stock' | 'current_version'>;
+  constructor(
+    status: number,
+    slug: string,
+    title: string,
+    detail?: string,
+    errors?: InvalidParam[],
+    extensions: Pick<Problem, 'current_stock' | 'current_version'> = {},
+  ) {
     super(detail ?? title);
     this.status = status;
     this.type = problemType(slug);
     this.title = title;
     this.errors = errors;
+    this.extensions = extensions;
   }
 }
 
@@ -69,7 +81,7 @@ function validationErrors(error: FastifyError): InvalidParam[] {
   });
 }
 
-function toProblem(error: FastifyError | HttpProblem, request: FastifyRequest): Problem {
+export function toProblem(error: FastifyError | HttpProblem, request: FastifyRequest): Problem {
   if (error instanceof HttpProblem) {
     return {
       type: error.type,
@@ -78,6 +90,7 @@ function toProblem(error: FastifyError | HttpProblem, request: FastifyRequest): 
       detail: error.message,
       instance: request.id,
       ...(error.errors ? { errors: error.errors } : {}),
+      ...error.extensions,
     };
   }
   if (error.validation) {

@@ -52,6 +52,11 @@ export async function seedCatalogue(pool: pg.Pool, options: SeedOptions): Promis
     const indexes = options.products >= REBUILD_INDEXES_FROM ? await dropSecondaryIndexes(client) : [];
     await copyProducts(client, generateProducts({ count: options.products, seed: options.seed }), categoryIds, options);
     for (const definition of indexes) await client.query(definition);
+    // Each product's opening balance in the stock ledger, so that its deltas sum to its stock.
+    await client.query(
+      `INSERT INTO stock_movements (product_id, delta, reason, stock_after)
+       SELECT id, stock, 'opening balance', stock FROM products WHERE stock > 0`,
+    );
     await client.query('COMMIT');
   } catch (error) {
     // A connection that cannot even roll back (broken mid-COPY) is discarded rather than pooled.

@@ -1,4 +1,3 @@
-import { sql } from 'drizzle-orm';
 import type { Database } from '../../src/db/database.ts';
 import { categories, products, type NewProductRow } from '../../src/db/schema.ts';
 
@@ -55,10 +54,6 @@ export function productRow(overrides: Partial<NewProductRow> & { categoryId: num
 export async function insertProducts(database: Database, rows: NewProductRow[]) {
   if (rows.length === 0) return [];
   return database.db.insert(products).values(rows).returning({ id: products.id, slug: products.slug });
-}
-
-export async function clearCatalogue(database: Database) {
-  await database.db.execute(sql`TRUNCATE products, categories RESTART IDENTITY`);
 }
 
 /** A digest of every catalogue row: equal before and after means nothing changed. */

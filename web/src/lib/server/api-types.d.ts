@@ -64,6 +64,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/products/{id}/stock-adjustments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add or take away stock, atomically
+         * @description Applies `delta` in one conditional update: a decrement that would take the stock below zero is refused with 409 (and `current_stock`), and changes nothing. Writes a ledger row. Send `Idempotency-Key` to make retries safe.
+         */
+        post: operations["adjustStock"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{id}/stock": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the stock to an absolute level, if unchanged since read
+         * @description Conditional: send `If-Match: "<version>"` (the product version) or `expected` (the stock you saw). A stale value answers 412 with `current_stock` and `current_version`, and changes nothing; neither answers 428.
+         */
+        put: operations["setStock"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/products/{id}/stock-movements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The stock ledger of a product, newest first
+         * @description Every change with its delta, reason, resulting stock and the key that made it. Keyset-paginated.
+         */
+        get: operations["listStockMovements"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/media/placeholder/{key}": {
         parameters: {
             query?: never;
@@ -234,6 +294,10 @@ export interface operations {
                             name: string;
                             detail: string;
                         }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
                     };
                 };
             };
@@ -258,6 +322,10 @@ export interface operations {
                             name: string;
                             detail: string;
                         }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
                     };
                 };
             };
@@ -282,6 +350,10 @@ export interface operations {
                             name: string;
                             detail: string;
                         }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
                     };
                 };
             };
@@ -381,6 +453,10 @@ export interface operations {
                             name: string;
                             detail: string;
                         }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
                     };
                 };
             };
@@ -405,6 +481,10 @@ export interface operations {
                             name: string;
                             detail: string;
                         }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
                     };
                 };
             };
@@ -429,6 +509,10 @@ export interface operations {
                             name: string;
                             detail: string;
                         }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
                     };
                 };
             };
@@ -494,6 +578,702 @@ export interface operations {
                             name: string;
                             detail: string;
                         }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+        };
+    };
+    adjustStock: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer <API key> with the stock:write scope. */
+                authorization?: string;
+                /** @description Makes a retry answer the same and change nothing more. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description The product id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Units to add (positive) or take away (negative). Stock never goes below zero. */
+                    delta: number;
+                    /** @description Why the stock changed (a sale, a delivery, a stock take). */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        product_id: number;
+                        stock: number;
+                        version: number;
+                        /** @description Null when the stock was already at that level. */
+                        movement: {
+                            id: number;
+                            delta: number;
+                            reason: string;
+                            stock_after: number;
+                            api_key: {
+                                id: number;
+                                name: string;
+                                prefix: string;
+                            } | null;
+                            idempotency_key: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                        } | null;
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+        };
+    };
+    setStock: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer <API key> with the stock:write scope. */
+                authorization?: string;
+                /** @description The product version as "<version>". */
+                "if-match"?: string;
+            };
+            path: {
+                /** @description The product id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description The new absolute stock. */
+                    stock: number;
+                    /** @description The stock the client last saw; refused with 412 if it changed since (or send If-Match). */
+                    expected?: number;
+                    /** @description Why the stock changed (a sale, a delivery, a stock take). */
+                    reason: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        product_id: number;
+                        stock: number;
+                        version: number;
+                        /** @description Null when the stock was already at that level. */
+                        movement: {
+                            id: number;
+                            delta: number;
+                            reason: string;
+                            stock_after: number;
+                            api_key: {
+                                id: number;
+                                name: string;
+                                prefix: string;
+                            } | null;
+                            idempotency_key: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                        } | null;
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Precondition Required */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+        };
+    };
+    listStockMovements: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: {
+                /** @description Bearer <API key> with the stock:write scope. */
+                authorization?: string;
+            };
+            path: {
+                /** @description The product id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Newest first. */
+                        data: {
+                            id: number;
+                            delta: number;
+                            reason: string;
+                            stock_after: number;
+                            api_key: {
+                                id: number;
+                                name: string;
+                                prefix: string;
+                            } | null;
+                            idempotency_key: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                        }[];
+                        next_cursor: string | null;
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
                     };
                 };
             };
@@ -540,6 +1320,10 @@ export interface operations {
                             name: string;
                             detail: string;
                         }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
                     };
                 };
             };
@@ -564,6 +1348,10 @@ export interface operations {
                             name: string;
                             detail: string;
                         }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
                     };
                 };
             };
@@ -611,6 +1399,10 @@ export interface operations {
                             name: string;
                             detail: string;
                         }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
                     };
                 };
             };
@@ -658,6 +1450,10 @@ export interface operations {
                             name: string;
                             detail: string;
                         }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
                     };
                 };
             };
@@ -682,6 +1478,10 @@ export interface operations {
                             name: string;
                             detail: string;
                         }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
                     };
                 };
             };

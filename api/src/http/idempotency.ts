@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import type { FastifyRequest } from 'fastify';
+import type { Db } from '../db/database.ts';
+import { HttpProblem, invalidParam, type Problem } from './problem.ts';
+
+/**
+ * POST with an `Idempotency-Key` header: the first request's answer is stored in the same
+ * transaction as its change, and a retry with the same key and the same request gets that answer
+ * again and changes nothing more; the same key with another request is a 422. A retry arriving
+ * while the first is still running waits for it (on the key's unique index), then replays it.
+ * Answers are kept at least 24 hours; refusals (4xx) are kept too, failures (5xx) are not.
+ */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+export interface Answer<T> {
+  status: number;
+  body: T | Problem;
+  /** True when this is the stored answer of an earlier request. */
+  replayed: boolean;
+}
+
+const KEY = /^[\x21-\x7e]{1,255}$/;
+
+export function idempotencyKey(request: FastifyRequest): string | undefined {
+  const header = request.headers['idempotency-key'];
+  if (header === undefined) return undefined;
+  if (typeof header !== 'string' || !KEY.test(header)) {
+    throw invalidParam({
+      in: 'header',
+      name: 'Idempotency-Key',
+      detail: 'must be 1 to 255 printable ASCII characters',
+    });
+  }
+  return header;
+}
+
+function requestHash(request: FastifyRequest): string {
+  return createHash('sha256')
+    .update(`${request.method} ${request.url.split('?')[0]}\n${JSON.stringify(request.body ?? null)}`)
+    .digest('hex');
+}
+
+/**
+ * Runs `work` in a transaction, once per idempotency key. `work` answers with a status and body;
+ * an HttpProblem it throws below 500 is an answer too (its writes, if any, are rolled back).
+ */
+export async function runIdempotent<T>(
+  db: Db,
+  request: FastifyRequest,
+  apiKeyId: number,
+  work: (tx: Tx) => Promise<{ status: number; body: T }>,
+  toProblem: (error: HttpProblem) => Problem,
+): Promise<Answer<T>> {
+  const key = idempotencyKey(request);
+  return db.transaction(async (tx) => {
+    if (key !== undefined) {
+      const hash = requestHash(request);
+      const claimed = await tx.execute(sql`
+        INSERT INTO idempotency_keys (api_key_id, key, request_hash, status_code, response_body)
+        VALUES (${apiKeyId}, ${key}, ${hash}, 0, 'null'::jsonb)
+        ON CONFLICT DO NOTHING`);
+      if (claimed.rowCount === 0) {
+        const { rows } = await tx.execute<{
+          request_hash: string;
+          status_code: number;
+          response_body: T | Problem;
+        }>(sql`
+          SELECT request_hash, status_code, response_body FROM idempotency_keys
+          WHERE api_key_id = ${apiKeyId} AND key = ${key}`);
+        const stored = rows[0]!;
+        if (stored.request_hash !== hash) {
+          throw new HttpProblem(
+            422,
+            'idempotency-key-reused',
+            'Idempotency key reused',
+            'This Idempotency-Key was used with a different request. Use a new key for a new request.',
+          );
+        }
+        return { status: stored.status_code, body: stored.response_body, replayed: true };
+      }
+    }
+    let answer: { status: number; body: T | Problem };
+    try {
+      answer = await tx.transaction((savepoint) => work(savepoint));
+    } catch (error) {
+      if (!(error instanceof HttpProblem) || error.status >= 500) throw error;
+      answer = { status: error.status, body: toProblem(error) };
+    }
+    if (key !== undefined) {
+      await tx.execute(sql`
+        UPDATE idempotency_keys SET status_code = ${answer.status}, response_body = ${JSON.stringify(answer.body)}::jsonb
+        WHERE api_key_id = ${apiKeyId} AND key = ${key}`);
+    }
+    return { ...answer, replayed: false };
+  });
+}
+
+/** Forgets answers older than a day (the promise is "at least 24 hours"). */
+export async function expireIdempotencyKeys(db: Db): Promise<number> {
+  const result = await db.execute(sql`DELETE FROM idempotency_keys WHERE created_at < now() - interval '25 hours'`);
+  return result.rowCount ?? 0;
+}

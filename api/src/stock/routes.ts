@@ -1,0 +1,192 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import type { Db } from '../db/database.ts';
+import { expireIdempotencyKeys, idempotencyKey, runIdempotent, type Answer } from '../http/idempotency.ts';
+import { HttpProblem, invalidParam, notFound, PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.ts';
+import { problemResponses } from '../http/responses.ts';
+import { fingerprint } from '../pagination/cursor.ts';
+import { StockRepository } from './repository.ts';
+import {
+  MovementPage,
+  MovementsQuery,
+  ProductIdParams,
+  SetStockBody,
+  StockAdjustmentBody,
+  StockChange,
+  type StockChange as StockChangeType,
+} from './schemas.ts';
+
+const Authorization = Type.Object({
+  authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the stock:write scope.' })),
+});
+
+const versionTag = (version: number) => `"${version}"`;
+
+/** If-Match carries a product version as a strong entity tag, `"<version>"` (RFC 9110 section 13.1.1). */
+function parseIfMatch(header: string | undefined): number | undefined {
+  if (header === undefined) return undefined;
+  const match = /^\s*"(\d{1,9})"\s*$/.exec(header);
+  if (!match) {
+    throw invalidParam({ in: 'header', name: 'If-Match', detail: 'must be the product version as "<version>"' });
+  }
+  return Number(match[1]);
+}
+
+function send(reply: FastifyReply, answer: Answer<StockChangeType>) {
+  if (answer.replayed) reply.header('idempotent-replayed', 'true');
+  if (answer.status >= 400) return reply.code(answer.status).type(PROBLEM_CONTENT_TYPE).send(answer.body);
+  reply.header('etag', versionTag((answer.body as StockChangeType).version));
+  return reply.code(answer.status).send(answer.body);
+}
+
+export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
+  const stock = new StockRepository(db);
+  const writer = app.requireScope('stock:write');
+
+  // Forget idempotency answers past their day, every ten minutes.
+  const sweeper = setInterval(() => void expireIdempotencyKeys(db).catch(() => undefined), 10 * 60_000);
+  sweeper.unref();
+  app.addHook('onClose', async () => clearInterval(sweeper));
+
+  app.post(
+    '/v1/products/:id/stock-adjustments',
+    {
+      preHandler: writer,
+      schema: {
+        operationId: 'adjustStock',
+        tags: ['stock'],
+        summary: 'Add or take away stock, atomically',
+        description:
+          'Applies `delta` in one conditional update: a decrement that would take the stock below zero is refused with 409 (and `current_stock`), and changes nothing. Writes a ledger row. Send `Idempotency-Key` to make retries safe.',
+        params: ProductIdParams,
+        headers: Type.Object({
+          ...Authorization.properties,
+          'idempotency-key': Type.Optional(
+            Type.String({ description: 'Makes a retry answer the same and change nothing more.' }),
+          ),
+        }),
+        body: StockAdjustmentBody,
+        response: { 201: StockChange, ...problemResponses(400, 401, 403, 404, 409, 422) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const answer = await runIdempotent(
+        db,
+        request,
+        request.apiKey!.id,
+        async (tx) => {
+          const result = await stock.adjust(tx, id, request.body.delta, request.body.reason, {
+            apiKeyId: request.apiKey!.id,
+            idempotencyKey: idempotencyKey(request),
+          });
+          if (result.outcome === 'not-found') throw notFound(`No product ${id}`);
+          if (result.outcome === 'insufficient') {
+            throw new HttpProblem(
+              409,
+              'insufficient-stock',
+              'Insufficient stock',
+              `Only ${result.stock} in stock.`,
+              undefined,
+              {
+                current_stock: result.stock,
+              },
+            );
+          }
+          return { status: 201, body: result.change };
+        },
+        (error) => toProblem(error, request),
+      );
+      return send(reply, answer);
+    },
+  );
+
+  app.put(
+    '/v1/products/:id/stock',
+    {
+      preHandler: writer,
+      schema: {
+        operationId: 'setStock',
+        tags: ['stock'],
+        summary: 'Set the stock to an absolute level, if unchanged since read',
+        description:
+          'Conditional: send `If-Match: "<version>"` (the product version) or `expected` (the stock you saw). A stale value answers 412 with `current_stock` and `current_version`, and changes nothing; neither answers 428.',
+        params: ProductIdParams,
+        headers: Type.Object({
+          ...Authorization.properties,
+          'if-match': Type.Optional(Type.String({ description: 'The product version as "<version>".' })),
+        }),
+        body: SetStockBody,
+        response: { 200: StockChange, ...problemResponses(400, 401, 403, 404, 412, 428) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const version = parseIfMatch(request.headers['if-match']);
+      const { expected, reason } = request.body;
+      if (version === undefined && expected === undefined) {
+        throw new HttpProblem(
+          428,
+          'precondition-required',
+          'Precondition required',
+          'Send If-Match: "<version>" or `expected` so that a stale screen cannot overwrite a newer count.',
+        );
+      }
+      const result = await db.transaction((tx) =>
+        stock.set(tx, id, request.body.stock, reason, { version, stock: expected }, { apiKeyId: request.apiKey!.id }),
+      );
+      if (result.outcome === 'not-found') throw notFound(`No product ${id}`);
+      if (result.outcome === 'stale') {
+        throw new HttpProblem(
+          412,
+          'precondition-failed',
+          'Precondition failed',
+          `The stock changed since it was read: it is now ${result.stock} (version ${result.version}).`,
+          undefined,
+          { current_stock: result.stock, current_version: result.version },
+        );
+      }
+      reply.header('etag', versionTag(result.change.version));
+      return result.change;
+    },
+  );
+
+  app.get(
+    '/v1/products/:id/stock-movements',
+    {
+      preHandler: writer,
+      schema: {
+        operationId: 'listStockMovements',
+        tags: ['stock'],
+        summary: 'The stock ledger of a product, newest first',
+        description: 'Every change with its delta, reason, resulting stock and the key that made it. Keyset-paginated.',
+        params: ProductIdParams,
+        headers: Authorization,
+        querystring: MovementsQuery,
+        response: { 200: MovementPage, ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const { limit = 50, cursor } = request.query;
+      const print = fingerprint(['movements', id]);
+      const position = cursor
+        ? app.catalogue.cursors.decode(cursor, print, (key) =>
+            Array.isArray(key) && key.length === 1 && Number.isSafeInteger(key[0]) && key[0] > 0
+              ? (key as [number])
+              : undefined,
+          )
+        : undefined;
+      if (!(await stock.productExists(id))) throw notFound(`No product ${id}`);
+      const page = await stock.movements(id, limit, position?.key[0]);
+      const last = page.rows.at(-1);
+      reply.header('cache-control', 'no-store');
+      return {
+        data: page.rows,
+        next_cursor:
+          page.more && last ? app.catalogue.cursors.encode({ direction: 'after', key: [last.id] }, print) : null,
+      };
+    },
+  );
+};

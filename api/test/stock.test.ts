@@ -1,0 +1,304 @@
+import { Writable } from 'node:stream';
+import { sql } from 'drizzle-orm';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, type App } from '../src/app.ts';
+import type { Database } from '../src/db/database.ts';
+import { TEST_CURSOR_SECRET, testApp, testDatabase } from './support/database.ts';
+import { catalogueChecksum, insertProducts, insertTree, productRow } from './support/fixtures.ts';
+
+describe('stock', () => {
+  let database: Database;
+  let app: App;
+  let writer: string;
+  let catalogOnly: string;
+  let revoked: string;
+  let categoryId: number;
+
+  const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+  async function newProduct(stock = 0) {
+    const [row] = await insertProducts(database, [productRow({ categoryId, stock: 0 })]);
+    if (stock > 0) await adjust(row!.id, stock, writer);
+    return row!.id;
+  }
+
+  function adjust(id: number, delta: number, key: string, headers: Record<string, string> = {}) {
+    return app.inject({
+      method: 'POST',
+      url: `/v1/products/${id}/stock-adjustments`,
+      headers: { ...auth(key), ...headers },
+      payload: { delta, reason: 'test' },
+    });
+  }
+
+  async function stockOf(id: number) {
+    const { rows } = await database.pool.query<{ stock: number; ledger: number }>(
+      `SELECT p.stock, coalesce((SELECT sum(delta)::int FROM stock_movements WHERE product_id = p.id), 0) AS ledger
+       FROM products p WHERE id = $1`,
+      [id],
+    );
+    return rows[0]!;
+  }
+
+  beforeAll(async () => {
+    database = await testDatabase();
+    app = await testApp(database);
+    categoryId = (await insertTree(database)).running;
+    writer = (await app.keys.create('writer', ['stock:write'])).secret;
+    catalogOnly = (await app.keys.create('catalog', ['catalog:write'])).secret;
+    const gone = await app.keys.create('gone', ['stock:write']);
+    await app.keys.revoke(gone.id);
+    revoked = gone.secret;
+  });
+
+  describe('happy path', () => {
+    it('adjusts atomically, writes the ledger, and answers the new version', async () => {
+      const id = await newProduct(10);
+      const response = await adjust(id, -3, writer);
+      expect(response.statusCode).toBe(201);
+      const body = response.json();
+      expect(body).toMatchObject({ product_id: id, stock: 7, movement: { delta: -3, stock_after: 7, reason: 'test' } });
+      expect(body.movement.api_key).toMatchObject({ name: 'writer' });
+      expect(response.headers.etag).toBe(`"${body.version}"`);
+      expect(await stockOf(id)).toEqual({ stock: 7, ledger: 7 });
+    });
+
+    it('sets an absolute level when If-Match or expected still hold', async () => {
+      const id = await newProduct(5);
+      const { version } = (await adjust(id, 1, writer)).json();
+      const set = await app.inject({
+        method: 'PUT',
+        url: `/v1/products/${id}/stock`,
+        headers: { ...auth(writer), 'if-match': `"${version}"` },
+        payload: { stock: 42, reason: 'stock take' },
+      });
+      expect(set.statusCode).toBe(200);
+      expect(set.json()).toMatchObject({ stock: 42, movement: { delta: 36 } });
+      const byExpected = await app.inject({
+        method: 'PUT',
+        url: `/v1/products/${id}/stock`,
+        headers: auth(writer),
+        payload: { stock: 40, expected: 42, reason: 'recount' },
+      });
+      expect(byExpected.json()).toMatchObject({ stock: 40, movement: { delta: -2 } });
+      expect(await stockOf(id)).toEqual({ stock: 40, ledger: 40 });
+    });
+
+    it('lists the ledger newest first, a page at a time', async () => {
+      const id = await newProduct(3);
+      for (let i = 0; i < 4; i += 1) await adjust(id, 1, writer);
+      const first = await app.inject({ url: `/v1/products/${id}/stock-movements?limit=3`, headers: auth(writer) });
+      expect(first.statusCode).toBe(200);
+      const page = first.json();
+      expect(page.data.map((m: { stock_after: number }) => m.stock_after)).toEqual([7, 6, 5]);
+      const second = await app.inject({
+        url: `/v1/products/${id}/stock-movements?limit=3&cursor=${page.next_cursor}`,
+        headers: auth(writer),
+      });
+      expect(second.json().data.map((m: { stock_after: number }) => m.stock_after)).toEqual([4, 3]);
+      expect(second.json().next_cursor).toBeNull();
+    });
+  });
+
+  describe('conflicts', () => {
+    it('refuses a decrement below zero with 409 and the current stock, changing nothing', async () => {
+      const id = await newProduct(2);
+      const response = await adjust(id, -3, writer);
+      expect(response.statusCode).toBe(409);
+      expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(response.json()).toMatchObject({ status: 409, current_stock: 2 });
+      expect(await stockOf(id)).toEqual({ stock: 2, ledger: 2 });
+    });
+
+    it('refuses a stale If-Match or expected with 412, and a PUT with neither with 428', async () => {
+      const id = await newProduct(5);
+      const put = (headers: Record<string, string>, payload: object) =>
+        app.inject({
+          method: 'PUT',
+          url: `/v1/products/${id}/stock`,
+          headers: { ...auth(writer), ...headers },
+          payload,
+        });
+      const stale = await put({ 'if-match': '"1"' }, { stock: 9, reason: 'x' });
+      expect(stale.statusCode).toBe(412);
+      expect(stale.json()).toMatchObject({ current_stock: 5, current_version: expect.any(Number) });
+      expect((await put({}, { stock: 9, expected: 4, reason: 'x' })).statusCode).toBe(412);
+      expect((await put({}, { stock: 9, reason: 'x' })).statusCode).toBe(428);
+      expect((await put({ 'if-match': 'W/"3"' }, { stock: 9, reason: 'x' })).statusCode).toBe(400);
+      expect(await stockOf(id)).toEqual({ stock: 5, ledger: 5 });
+    });
+
+    it('answers 404 for an unknown product and 400 for bad bodies, changing nothing', async () => {
+      const before = await catalogueChecksum(database);
+      expect((await adjust(999_999, 1, writer)).statusCode).toBe(404);
+      for (const payload of [
+        { delta: 0, reason: 'x' },
+        { delta: 1.5, reason: 'x' },
+        { delta: 'one', reason: 'x' },
+        { delta: 1 },
+        { delta: 1, reason: '' },
+        { delta: 1, reason: 'x'.repeat(201) },
+        { delta: 1, reason: 'x', extra: true },
+        { delta: 2_000_000_000, reason: 'x' },
+      ]) {
+        const id = 1;
+        const response = await app.inject({
+          method: 'POST',
+          url: `/v1/products/${id}/stock-adjustments`,
+          headers: auth(writer),
+          payload,
+        });
+        expect(response.statusCode, JSON.stringify(payload)).toBe(400);
+      }
+      expect(await catalogueChecksum(database)).toBe(before);
+    });
+  });
+
+  describe('concurrency (real HTTP)', () => {
+    it('sells exactly the stock to 1,000 concurrent single-unit buyers', async () => {
+      const id = await newProduct(100);
+      const address = await app.listen({ host: '127.0.0.1', port: 0 });
+      const responses = await Promise.all(
+        Array.from({ length: 1_000 }, () =>
+          fetch(`${address}/v1/products/${id}/stock-adjustments`, {
+            method: 'POST',
+            headers: { ...auth(writer), 'content-type': 'application/json' },
+            body: JSON.stringify({ delta: -1, reason: 'sale' }),
+          }).then((r) => r.status),
+        ),
+      );
+      const count = (status: number) => responses.filter((s) => s === status).length;
+      expect({ sold: count(201), refused: count(409), other: 1_000 - count(201) - count(409) }).toEqual({
+        sold: 100,
+        refused: 900,
+        other: 0,
+      });
+      expect(await stockOf(id)).toEqual({ stock: 0, ledger: 0 });
+    });
+
+    it('lets exactly one of many concurrent PUTs with the same If-Match win', async () => {
+      const id = await newProduct(10);
+      const { rows } = await database.pool.query<{ version: number }>('SELECT version FROM products WHERE id = $1', [
+        id,
+      ]);
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          app.inject({
+            method: 'PUT',
+            url: `/v1/products/${id}/stock`,
+            headers: { ...auth(writer), 'if-match': `"${rows[0]!.version}"` },
+            payload: { stock: 100 + i, reason: 'recount' },
+          }),
+        ),
+      );
+      const statuses = responses.map((r) => r.statusCode);
+      expect(statuses.filter((s) => s === 200)).toHaveLength(1);
+      expect(statuses.filter((s) => s === 412)).toHaveLength(19);
+      const winner = responses.find((r) => r.statusCode === 200)!.json();
+      expect(await stockOf(id)).toEqual({ stock: winner.stock, ledger: winner.stock });
+    });
+  });
+
+  describe('idempotency', () => {
+    it('applies 50 parallel retries of one POST once, all answering the same', async () => {
+      const id = await newProduct(10);
+      const responses = await Promise.all(
+        Array.from({ length: 50 }, () => adjust(id, -2, writer, { 'idempotency-key': `order-${id}` })),
+      );
+      expect(new Set(responses.map((r) => r.statusCode))).toEqual(new Set([201]));
+      expect(new Set(responses.map((r) => r.body)).size).toBe(1);
+      expect(responses.filter((r) => r.headers['idempotent-replayed'] === 'true')).toHaveLength(49);
+      expect(await stockOf(id)).toEqual({ stock: 8, ledger: 8 });
+    });
+
+    it('replays a refusal too, and refuses the key with another body (422)', async () => {
+      const id = await newProduct(1);
+      const first = await adjust(id, -5, writer, { 'idempotency-key': `too-many-${id}` });
+      expect(first.statusCode).toBe(409);
+      await adjust(id, 10, writer);
+      const retry = await adjust(id, -5, writer, { 'idempotency-key': `too-many-${id}` });
+      expect(retry.statusCode).toBe(409);
+      expect(retry.json()).toEqual(first.json());
+      const other = await adjust(id, -1, writer, { 'idempotency-key': `too-many-${id}` });
+      expect(other.statusCode).toBe(422);
+      expect(await stockOf(id)).toEqual({ stock: 11, ledger: 11 });
+    });
+  });
+
+  describe('security', () => {
+    const writes = (id: number) => [
+      { method: 'POST' as const, url: `/v1/products/${id}/stock-adjustments`, payload: { delta: 1, reason: 'x' } },
+      { method: 'PUT' as const, url: `/v1/products/${id}/stock`, payload: { stock: 9, expected: 0, reason: 'x' } },
+      { method: 'GET' as const, url: `/v1/products/${id}/stock-movements` },
+    ];
+
+    it('answers 401 or 403 to every stock route without the right key, changing nothing', async () => {
+      const id = await newProduct(0);
+      const before = await catalogueChecksum(database);
+      const cases: [string, Record<string, string>, number][] = [
+        ['no key', {}, 401],
+        ['not bearer', { authorization: `Basic ${writer}` }, 401],
+        ['malformed key', auth('cat_nope'), 401],
+        ['unknown key', auth(`cat_abcdefgh_${'A'.repeat(43)}`), 401],
+        ['revoked key', auth(revoked), 401],
+        ['key without the scope', auth(catalogOnly), 403],
+      ];
+      for (const route of writes(id)) {
+        for (const [label, headers, status] of cases) {
+          const response = await app.inject({ ...route, headers });
+          expect(response.statusCode, `${route.method} ${route.url}: ${label}`).toBe(status);
+          expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+          if (status === 401) expect(response.headers['www-authenticate']).toMatch(/^Bearer/);
+        }
+      }
+      expect(await catalogueChecksum(database)).toBe(before);
+      const { rows } = await database.db.execute(
+        sql`SELECT count(*)::int AS n FROM stock_movements WHERE product_id = ${id}`,
+      );
+      expect(rows[0]).toEqual({ n: 0 });
+    });
+
+    it('never writes a key to the logs or to an answer', async () => {
+      let logs = '';
+      const logged = await buildApp({
+        config: { CURSOR_SECRET: TEST_CURSOR_SECRET, LOG_LEVEL: 'trace', RESPONSE_CACHE_TTL_MS: 0 },
+        database,
+        logger: {
+          level: 'trace',
+          stream: new Writable({
+            write(chunk, _encoding, done) {
+              logs += chunk;
+              done();
+            },
+          }),
+        },
+      });
+      try {
+        const id = await newProduct(1);
+        const bodies = [
+          await logged.inject({
+            method: 'POST',
+            url: `/v1/products/${id}/stock-adjustments`,
+            headers: auth(writer),
+            payload: { delta: 1, reason: 'x' },
+          }),
+          await logged.inject({
+            method: 'POST',
+            url: `/v1/products/${id}/stock-adjustments`,
+            headers: auth(revoked),
+            payload: { delta: 1, reason: 'x' },
+          }),
+          await logged.inject({ url: `/v1/products/${id}/stock-movements`, headers: auth(writer) }),
+        ].map((r) => `${JSON.stringify(r.headers)}${r.body}`);
+        expect(logs.length).toBeGreaterThan(0);
+        for (const key of [writer, revoked]) {
+          const secret = key.split('_')[2]!;
+          expect(logs).not.toContain(secret);
+          for (const body of bodies) expect(body).not.toContain(secret);
+        }
+      } finally {
+        await logged.close();
+      }
+    });
+  });
+});
