@@ -7,6 +7,7 @@ import Fastify, { type FastifyServerOptions } from 'fastify';
 import { catalogueRoutes } from './catalogue/routes.ts';
 import { authPlugin } from './auth/plugin.ts';
 import { cataloguePlugin } from './catalogue/plugin.ts';
+import { productWriteRoutes } from './catalogue/write-routes.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { healthRoutes } from './health/routes.ts';
@@ -96,6 +97,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(authPlugin, { db: database.db });
   await app.register(cataloguePlugin, { database, cursorSecret: config.CURSOR_SECRET });
   await app.register(catalogueRoutes);
+  await app.register(productWriteRoutes, { db: database.db });
   await app.register(stockRoutes, { db: database.db });
   await app.register(mediaRoutes);
   await app.register(healthRoutes, { database });

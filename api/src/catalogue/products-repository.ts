@@ -124,14 +124,29 @@ export class ProductRepository {
 
   /** An active product by id or slug (slugs always hold a letter, so digits alone are an id). */
   async findActive(idOrSlug: string, tree: CategoryTree): Promise<Product | undefined> {
-    const byId = /^\d+$/.test(idOrSlug);
+    return this.find(idOrSlug, tree, { activeOnly: true });
+  }
+
+  /** A product by id or slug, of any status unless `activeOnly`; reads through `tx` when given. */
+  async find(
+    idOrSlug: string | number,
+    tree: CategoryTree,
+    { activeOnly = false, tx = this.#db }: { activeOnly?: boolean; tx?: Pick<Db, 'select'> } = {},
+  ): Promise<Product | undefined> {
+    const key = String(idOrSlug);
+    const byId = /^\d+$/.test(key);
     // Past bigint's range no product can match; asking would be a database error.
-    if (byId && (idOrSlug.length > 18 || !Number.isSafeInteger(Number(idOrSlug)))) return undefined;
-    const [found] = await this.#db
+    if (byId && (key.length > 18 || !Number.isSafeInteger(Number(key)))) return undefined;
+    const [found] = await tx
       .select({ product: products, category: { id: categories.id, slug: categories.slug, name: categories.name } })
       .from(products)
       .innerJoin(categories, eq(categories.id, products.categoryId))
-      .where(and(eq(products.status, 'active'), byId ? eq(products.id, Number(idOrSlug)) : eq(products.slug, idOrSlug)))
+      .where(
+        and(
+          activeOnly ? eq(products.status, 'active') : undefined,
+          byId ? eq(products.id, Number(key)) : eq(products.slug, key),
+        ),
+      )
       .limit(1);
     if (!found) return undefined;
     const { product: row, category } = found;

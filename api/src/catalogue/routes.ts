@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { versionTag } from '../http/conditional.ts';
 import { notFound } from '../http/problem.ts';
 import { cacheable, problemResponses } from '../http/responses.ts';
 import { listProducts } from './list-products.ts';
@@ -65,6 +66,8 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const product = await products.findActive(request.params.idOrSlug, await categories.tree());
       if (!product) throw notFound(`No active product '${request.params.idOrSlug}'`);
+      // The product's version is its entity tag: the one If-Match takes for a change.
+      reply.header('etag', versionTag(product.version));
       reply.header('cache-control', LIST_CACHE);
       return product;
     },

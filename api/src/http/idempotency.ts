@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/database.ts';
-import { HttpProblem, invalidParam, type Problem } from './problem.ts';
+import { versionTag } from './conditional.ts';
+import { HttpProblem, invalidParam, PROBLEM_CONTENT_TYPE, type Problem } from './problem.ts';
 
 /**
  * POST with an `Idempotency-Key` header: the first request's answer is stored in the same
@@ -94,6 +95,14 @@ export async function runIdempotent<T>(
     }
     return { ...answer, replayed: false };
   });
+}
+
+/** Sends an answer: a problem as problem+json; a versioned body with its ETag; a replay marked. */
+export function sendAnswer<T extends { version: number }>(reply: FastifyReply, answer: Answer<T>) {
+  if (answer.replayed) reply.header('idempotent-replayed', 'true');
+  if (answer.status >= 400) return reply.code(answer.status).type(PROBLEM_CONTENT_TYPE).send(answer.body);
+  reply.header('etag', versionTag((answer.body as T).version));
+  return reply.code(answer.status).send(answer.body);
 }
 
 /** Forgets answers older than a day (the promise is "at least 24 hours"). */

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply } from 'fastify';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.ts';
-import { expireIdempotencyKeys, idempotencyKey, runIdempotent, type Answer } from '../http/idempotency.ts';
-import { HttpProblem, invalidParam, notFound, PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.ts';
+import { expireIdempotencyKeys, idempotencyKey, runIdempotent, sendAnswer } from '../http/idempotency.ts';
+import { parseIfMatch, versionTag } from '../http/conditional.ts';
+import { HttpProblem, notFound, toProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
 import { fingerprint } from '../pagination/cursor.ts';
 import { StockRepository } from './repository.ts';
@@ -14,31 +14,11 @@ import {
   SetStockBody,
   StockAdjustmentBody,
   StockChange,
-  type StockChange as StockChangeType,
 } from './schemas.ts';
 
 const Authorization = Type.Object({
   authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the stock:write scope.' })),
 });
-
-const versionTag = (version: number) => `"${version}"`;
-
-/** If-Match carries a product version as a strong entity tag, `"<version>"` (RFC 9110 section 13.1.1). */
-function parseIfMatch(header: string | undefined): number | undefined {
-  if (header === undefined) return undefined;
-  const match = /^\s*"(\d{1,9})"\s*$/.exec(header);
-  if (!match) {
-    throw invalidParam({ in: 'header', name: 'If-Match', detail: 'must be the product version as "<version>"' });
-  }
-  return Number(match[1]);
-}
-
-function send(reply: FastifyReply, answer: Answer<StockChangeType>) {
-  if (answer.replayed) reply.header('idempotent-replayed', 'true');
-  if (answer.status >= 400) return reply.code(answer.status).type(PROBLEM_CONTENT_TYPE).send(answer.body);
-  reply.header('etag', versionTag((answer.body as StockChangeType).version));
-  return reply.code(answer.status).send(answer.body);
-}
 
 export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
   const stock = new StockRepository(db);
@@ -98,7 +78,7 @@ export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { 
         },
         (error) => toProblem(error, request),
       );
-      return send(reply, answer);
+      return sendAnswer(reply, answer);
     },
   );
 

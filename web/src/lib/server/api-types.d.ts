@@ -17,7 +17,11 @@ export interface paths {
          */
         get: operations["listProducts"];
         put?: never;
-        post?: never;
+        /**
+         * Create a product
+         * @description A clash of `sku` or `slug` with another product is a 409 naming the field. Opening stock is written to the ledger. Send `Idempotency-Key` to make retries safe.
+         */
+        post: operations["createProduct"];
         delete?: never;
         options?: never;
         head?: never;
@@ -38,10 +42,18 @@ export interface paths {
         get: operations["getProduct"];
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Archive a product
+         * @description The product leaves the storefront and the listings; it keeps its id, history and stock ledger. Honours `If-Match` like PATCH. Archiving an archived product changes nothing.
+         */
+        delete: operations["archiveProduct"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change some fields of a product
+         * @description With `If-Match: "<version>"`, applies only if nobody changed the product since: otherwise 412 with `current_version`.
+         */
+        patch: operations["updateProduct"];
         trace?: never;
     };
     "/v1/categories": {
@@ -359,6 +371,275 @@ export interface operations {
             };
         };
     };
+    createProduct: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer <API key> with the catalog:write scope. */
+                authorization?: string;
+                /** @description Makes a retry answer the same and change nothing more. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Unique. */
+                    sku: string;
+                    /** @description Lowercase letters, digits and single hyphens, with at least one letter. */
+                    slug: string;
+                    name: string;
+                    description?: string;
+                    brand?: string | null;
+                    /** @description The slug of the product’s category. */
+                    category: string;
+                    price: {
+                        /** @description Minor units (cents). */
+                        amount: number;
+                        /** @description ISO 4217. */
+                        currency: string;
+                    };
+                    images?: {
+                        url: string;
+                        alt: string;
+                    }[];
+                    attributes?: {
+                        [key: string]: string | number | boolean;
+                    };
+                    /**
+                     * @description Default `draft`: not shown until made `active`.
+                     * @enum {unknown}
+                     */
+                    status?: "draft" | "active" | "archived";
+                    /** @description Opening stock (a ledger row); default 0. */
+                    stock?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: number;
+                        sku: string;
+                        slug: string;
+                        name: string;
+                        description: string;
+                        brand: string | null;
+                        /** CategoryRef */
+                        category: {
+                            id: number;
+                            slug: string;
+                            name: string;
+                        };
+                        /** @description From the root category down to the product’s own. */
+                        breadcrumbs: {
+                            id: number;
+                            slug: string;
+                            name: string;
+                        }[];
+                        /** Money */
+                        price: {
+                            /** @description In minor units of the currency (cents for EUR). */
+                            amount: number;
+                            /** @description ISO 4217 code. */
+                            currency: string;
+                        };
+                        images: {
+                            url: string;
+                            alt: string;
+                        }[];
+                        attributes: {
+                            [key: string]: string | number | boolean;
+                        };
+                        stock: number;
+                        in_stock: boolean;
+                        /** @enum {unknown} */
+                        status: "draft" | "active" | "archived";
+                        version: number;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+        };
+    };
     getProduct: {
         parameters: {
             query?: never;
@@ -462,6 +743,540 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+        };
+    };
+    archiveProduct: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer <API key> with the catalog:write scope. */
+                authorization?: string;
+                /** @description Apply only if the product is still at this version: "<version>". */
+                "if-match"?: string;
+            };
+            path: {
+                /** @description The numeric id or the slug. */
+                idOrSlug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: number;
+                        sku: string;
+                        slug: string;
+                        name: string;
+                        description: string;
+                        brand: string | null;
+                        /** CategoryRef */
+                        category: {
+                            id: number;
+                            slug: string;
+                            name: string;
+                        };
+                        /** @description From the root category down to the product’s own. */
+                        breadcrumbs: {
+                            id: number;
+                            slug: string;
+                            name: string;
+                        }[];
+                        /** Money */
+                        price: {
+                            /** @description In minor units of the currency (cents for EUR). */
+                            amount: number;
+                            /** @description ISO 4217 code. */
+                            currency: string;
+                        };
+                        images: {
+                            url: string;
+                            alt: string;
+                        }[];
+                        attributes: {
+                            [key: string]: string | number | boolean;
+                        };
+                        stock: number;
+                        in_stock: boolean;
+                        /** @enum {unknown} */
+                        status: "draft" | "active" | "archived";
+                        version: number;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+        };
+    };
+    updateProduct: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer <API key> with the catalog:write scope. */
+                authorization?: string;
+                /** @description Apply only if the product is still at this version: "<version>". */
+                "if-match"?: string;
+            };
+            path: {
+                /** @description The numeric id or the slug. */
+                idOrSlug: string;
+            };
+            cookie?: never;
+        };
+        /** @description The fields to change. Stock changes go through the stock endpoints (they keep the ledger). */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description Unique. */
+                    sku?: string;
+                    /** @description Lowercase letters, digits and single hyphens, with at least one letter. */
+                    slug?: string;
+                    name?: string;
+                    description?: string;
+                    brand?: string | null;
+                    /** @description The slug of the product’s category. */
+                    category?: string;
+                    price?: {
+                        /** @description Minor units (cents). */
+                        amount: number;
+                        /** @description ISO 4217. */
+                        currency: string;
+                    };
+                    images?: {
+                        url: string;
+                        alt: string;
+                    }[];
+                    attributes?: {
+                        [key: string]: string | number | boolean;
+                    };
+                    /** @enum {unknown} */
+                    status?: "draft" | "active" | "archived";
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: number;
+                        sku: string;
+                        slug: string;
+                        name: string;
+                        description: string;
+                        brand: string | null;
+                        /** CategoryRef */
+                        category: {
+                            id: number;
+                            slug: string;
+                            name: string;
+                        };
+                        /** @description From the root category down to the product’s own. */
+                        breadcrumbs: {
+                            id: number;
+                            slug: string;
+                            name: string;
+                        }[];
+                        /** Money */
+                        price: {
+                            /** @description In minor units of the currency (cents for EUR). */
+                            amount: number;
+                            /** @description ISO 4217 code. */
+                            currency: string;
+                        };
+                        images: {
+                            url: string;
+                            alt: string;
+                        }[];
+                        attributes: {
+                            [key: string]: string | number | boolean;
+                        };
+                        stock: number;
+                        in_stock: boolean;
+                        /** @enum {unknown} */
+                        status: "draft" | "active" | "archived";
+                        version: number;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Not Found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Precondition Failed */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,108 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Db } from '../db/database.ts';
+import { parseIfMatch, versionTag } from '../http/conditional.ts';
+import { runIdempotent, sendAnswer } from '../http/idempotency.ts';
+import { notFound, toProblem } from '../http/problem.ts';
+import { problemResponses } from '../http/responses.ts';
+import { ProductWriter } from './product-writes.ts';
+import { Product, ProductParams } from './schemas.ts';
+import { ProductCreate, ProductPatch } from './write-schemas.ts';
+
+const Authorization = Type.String({ description: 'Bearer <API key> with the catalog:write scope.' });
+const IfMatch = Type.String({ description: 'Apply only if the product is still at this version: "<version>".' });
+
+/** Creating, changing and archiving products (API key with `catalog:write`). */
+export const productWriteRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
+  const writer = new ProductWriter(app.catalogue.categories, app.catalogue.products);
+  const catalogWriter = app.requireScope('catalog:write');
+
+  /** The path names a product by id or slug, as GET does. */
+  const productId = async (idOrSlug: string) => {
+    const id = await writer.resolve(idOrSlug);
+    if (id === undefined) throw notFound(`No product '${idOrSlug}'`);
+    return id;
+  };
+
+  app.post(
+    '/v1/products',
+    {
+      preHandler: catalogWriter,
+      schema: {
+        operationId: 'createProduct',
+        tags: ['catalogue'],
+        summary: 'Create a product',
+        description:
+          'A clash of `sku` or `slug` with another product is a 409 naming the field. Opening stock is written to the ledger. Send `Idempotency-Key` to make retries safe.',
+        headers: Type.Object({
+          authorization: Type.Optional(Authorization),
+          'idempotency-key': Type.Optional(
+            Type.String({ description: 'Makes a retry answer the same and change nothing more.' }),
+          ),
+        }),
+        body: ProductCreate,
+        response: { 201: Product, ...problemResponses(400, 401, 403, 409, 422) },
+      },
+    },
+    async (request, reply) => {
+      const answer = await runIdempotent(
+        db,
+        request,
+        request.apiKey!.id,
+        async (tx) => ({ status: 201, body: await writer.create(tx, request.body, request.apiKey!.id) }),
+        (error) => toProblem(error, request),
+      );
+      if (answer.status === 201) reply.header('location', `/v1/products/${(answer.body as Product).id}`);
+      return sendAnswer(reply, answer);
+    },
+  );
+
+  app.patch(
+    '/v1/products/:idOrSlug',
+    {
+      preHandler: catalogWriter,
+      schema: {
+        operationId: 'updateProduct',
+        tags: ['catalogue'],
+        summary: 'Change some fields of a product',
+        description:
+          'With `If-Match: "<version>"`, applies only if nobody changed the product since: otherwise 412 with `current_version`.',
+        params: ProductParams,
+        headers: Type.Object({ authorization: Type.Optional(Authorization), 'if-match': Type.Optional(IfMatch) }),
+        body: ProductPatch,
+        response: { 200: Product, ...problemResponses(400, 401, 403, 404, 409, 412) },
+      },
+    },
+    async (request, reply) => {
+      const expected = parseIfMatch(request.headers['if-match']);
+      const id = await productId(request.params.idOrSlug);
+      const product = await db.transaction((tx) => writer.update(tx, id, request.body, expected));
+      reply.header('etag', versionTag(product.version));
+      return product;
+    },
+  );
+
+  app.delete(
+    '/v1/products/:idOrSlug',
+    {
+      preHandler: catalogWriter,
+      schema: {
+        operationId: 'archiveProduct',
+        tags: ['catalogue'],
+        summary: 'Archive a product',
+        description:
+          'The product leaves the storefront and the listings; it keeps its id, history and stock ledger. Honours `If-Match` like PATCH. Archiving an archived product changes nothing.',
+        params: ProductParams,
+        headers: Type.Object({ authorization: Type.Optional(Authorization), 'if-match': Type.Optional(IfMatch) }),
+        response: { 200: Product, ...problemResponses(400, 401, 403, 404, 412) },
+      },
+    },
+    async (request, reply) => {
+      const expected = parseIfMatch(request.headers['if-match']);
+      const id = await productId(request.params.idOrSlug);
+      const product = await db.transaction((tx) => writer.archive(tx, id, expected));
+      reply.header('etag', versionTag(product.version));
+      return product;
+    },
+  );
+};
