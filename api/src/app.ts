@@ -15,6 +15,7 @@ import { problemPlugin } from './http/problem.ts';
 import { responseCachePlugin } from './http/response-cache.ts';
 import { strictNumbersPlugin } from './http/strict-numbers.ts';
 import { mediaRoutes } from './media/routes.ts';
+import { stockBatchRoutes } from './stock/batch-routes.ts';
 import { stockRoutes } from './stock/routes.ts';
 
 export interface AppOptions {
@@ -99,6 +100,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(catalogueRoutes);
   await app.register(productWriteRoutes, { db: database.db });
   await app.register(stockRoutes, { db: database.db });
+  await app.register(stockBatchRoutes, { db: database.db });
   await app.register(mediaRoutes);
   await app.register(healthRoutes, { database });
 

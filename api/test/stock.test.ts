@@ -199,6 +199,75 @@ describe('stock', () => {
     });
   });
 
+  describe('batches', () => {
+    const batch = (payload: object, headers: Record<string, string> = {}) =>
+      app.inject({ method: 'POST', url: '/v1/stock-adjustments', headers: { ...auth(writer), ...headers }, payload });
+
+    it('applies each item on its own, with a result per item in request order', async () => {
+      const [a, b] = [await newProduct(5), await newProduct(1)];
+      const response = await batch({
+        items: [
+          { product_id: a, delta: -2, reason: 'order' },
+          { product_id: b, delta: -3, reason: 'order' },
+          { product_id: 999_999, delta: 1, reason: 'order' },
+          { product_id: a, delta: 10, reason: 'delivery' },
+        ],
+      });
+      expect(response.statusCode).toBe(200);
+      const body = response.json();
+      expect(body).toMatchObject({ applied: 2, refused: 2 });
+      expect(body.results.map((r: { status: string; stock: number }) => [r.status, r.stock])).toEqual([
+        ['applied', 3],
+        ['insufficient_stock', 1],
+        ['not_found', 0],
+        ['applied', 13],
+      ]);
+      expect(await stockOf(a)).toEqual({ stock: 13, ledger: 13 });
+      expect(await stockOf(b)).toEqual({ stock: 1, ledger: 1 });
+    });
+
+    it('applies nothing when an atomic batch has an item that cannot apply', async () => {
+      const [a, b] = [await newProduct(5), await newProduct(1)];
+      const response = await batch({
+        atomic: true,
+        items: [
+          { product_id: a, delta: -2, reason: 'order' },
+          { product_id: b, delta: -3, reason: 'order' },
+        ],
+      });
+      expect(response.statusCode).toBe(409);
+      expect(response.json().errors).toEqual([
+        { in: 'body', name: 'items.1', detail: 'insufficient stock: 1 in stock' },
+      ]);
+      expect(await stockOf(a)).toEqual({ stock: 5, ledger: 5 });
+    });
+
+    it('refuses more than 1,000 items', async () => {
+      const id = await newProduct(1);
+      const items = Array.from({ length: 1_001 }, () => ({ product_id: id, delta: 1, reason: 'x' }));
+      expect((await batch({ items })).statusCode).toBe(400);
+      expect(await stockOf(id)).toEqual({ stock: 1, ledger: 1 });
+    });
+
+    it('never oversells when batches race single adjustments on one product', async () => {
+      const id = await newProduct(100);
+      const singles = Array.from({ length: 300 }, () =>
+        adjust(id, -1, writer).then((r) => (r.statusCode === 201 ? 1 : r.statusCode === 409 ? 0 : NaN)),
+      );
+      const batches = Array.from({ length: 20 }, () =>
+        batch({ items: Array.from({ length: 10 }, () => ({ product_id: id, delta: -1, reason: 'batch' })) }).then(
+          (r) => {
+            expect(r.statusCode).toBe(200);
+            return r.json().applied as number;
+          },
+        ),
+      );
+      const sold = [...(await Promise.all(singles)), ...(await Promise.all(batches))].reduce((a, b) => a + b, 0);
+      expect(sold).toBe(100);
+      expect(await stockOf(id)).toEqual({ stock: 0, ledger: 0 });
+    });
+  });
+
   describe('idempotency', () => {
     it('applies 50 parallel retries of one POST once, all answering the same', async () => {
       const id = await newProduct(10);
@@ -227,6 +296,11 @@ describe('stock', () => {
 
   describe('security', () => {
     const writes = (id: number) => [
+      {
+        method: 'POST' as const,
+        url: '/v1/stock-adjustments',
+        payload: { items: [{ product_id: id, delta: 1, reason: 'x' }] },
+      },
       { method: 'POST' as const, url: `/v1/products/${id}/stock-adjustments`, payload: { delta: 1, reason: 'x' } },
       { method: 'PUT' as const, url: `/v1/products/${id}/stock`, payload: { stock: 9, expected: 0, reason: 'x' } },
       { method: 'GET' as const, url: `/v1/products/${id}/stock-movements` },

@@ -84,3 +84,49 @@ export const MovementPage = Type.Object(
 
 export type StockMovement = Static<typeof StockMovement>;
 export type StockChange = Static<typeof StockChange>;
+
+export const MAX_BATCH = 1_000;
+
+export const BatchAdjustmentBody = Type.Object(
+  {
+    items: Type.Array(
+      Type.Object(
+        {
+          product_id: Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }),
+          delta: StockAdjustmentBody.properties.delta,
+          reason: Reason,
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: MAX_BATCH },
+    ),
+    atomic: Type.Optional(
+      Type.Boolean({
+        default: false,
+        description: 'All or nothing: if any item cannot apply, none does (409). Otherwise each applies on its own.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const BatchResult = Type.Object(
+  {
+    applied: Type.Integer({ minimum: 0 }),
+    refused: Type.Integer({ minimum: 0 }),
+    results: Type.Array(
+      Type.Object({
+        index: Type.Integer({ minimum: 0, description: 'The item’s position in the request.' }),
+        product_id: Type.Integer(),
+        status: Type.Enum(['applied', 'insufficient_stock', 'not_found']),
+        stock: Type.Integer({ minimum: 0, description: 'The stock after the item (applied), or now (refused).' }),
+        movement_id: Type.Union([Type.Integer(), Type.Null()]),
+      }),
+      { description: 'One per item, in request order.' },
+    ),
+  },
+  { title: 'BatchResult' },
+);
+
+export type BatchAdjustmentBody = Static<typeof BatchAdjustmentBody>;
+export type BatchResult = Static<typeof BatchResult>;

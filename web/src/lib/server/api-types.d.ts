@@ -136,6 +136,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stock-adjustments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Apply up to 1,000 stock adjustments in one request
+         * @description Each item is applied like a single adjustment (atomic, never below zero, a ledger row each). With `atomic: true`, any item that cannot apply refuses the whole batch (409, the failing items in `errors`) and nothing changes; otherwise each item stands on its own and `results` says what happened to it. Send `Idempotency-Key` to make retries safe.
+         */
+        post: operations["adjustStockBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/media/placeholder/{key}": {
         parameters: {
             query?: never;
@@ -2038,6 +2058,230 @@ export interface operations {
             };
             /** @description Not Found */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+        };
+    };
+    adjustStockBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer <API key> with the stock:write scope. */
+                authorization?: string;
+                /** @description Makes a retry answer the same and change nothing more. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    items: {
+                        product_id: number;
+                        /** @description Units to add (positive) or take away (negative). Stock never goes below zero. */
+                        delta: number;
+                        /** @description Why the stock changed (a sale, a delivery, a stock take). */
+                        reason: string;
+                    }[];
+                    /**
+                     * @description All or nothing: if any item cannot apply, none does (409). Otherwise each applies on its own.
+                     * @default false
+                     */
+                    atomic?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        applied: number;
+                        refused: number;
+                        /** @description One per item, in request order. */
+                        results: {
+                            /** @description The item’s position in the request. */
+                            index: number;
+                            product_id: number;
+                            /** @enum {unknown} */
+                            status: "applied" | "insufficient_stock" | "not_found";
+                            /** @description The stock after the item (applied), or now (refused). */
+                            stock: number;
+                            movement_id: number | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Unprocessable Entity */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
