@@ -18,6 +18,8 @@ import { createDatabase, migrateDatabase } from '../api/src/db/database.ts';
 import { startEmbeddedPostgres } from '../api/src/db/embedded.ts';
 import { createDatabaseIfMissing } from '../api/src/runtime.ts';
 import { seedCatalogue } from '../api/src/seed/load.ts';
+import { KeyRepository } from '../api/src/auth/keys.ts';
+import { benchStock } from './stock.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
@@ -97,6 +99,7 @@ try {
     loadRate = `${productCount.toLocaleString('en')} products in ${seconds.toFixed(1)} s (${Math.round(productCount / seconds).toLocaleString('en')} rows/s, indexes and VACUUM ANALYZE included; COPY ${(seeded.ms / 1000).toFixed(1)} s)`;
   }
   log(`Load: ${loadRate}`);
+  const key = await new KeyRepository(database.db).create('bench', ['stock:write', 'catalog:write']);
   await database.close();
 
   child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], {
@@ -184,9 +187,21 @@ try {
   const [first, , deep, byCategory] = cached as [Measured, Measured, Measured, Measured];
   const [firstDirect, secondDirect, deepDirect, byCategoryDirect] = direct as [Measured, Measured, Measured, Measured];
 
-  const rows2 = [ceiling, ...cached, ...direct, offset];
+  log('Measuring stock adjustments');
+  const stock = await benchStock({
+    apiUrl: urls.api,
+    apiKey: key.secret,
+    apiKeyId: key.id,
+    databaseUrl: url,
+    products: productCount,
+    seconds: duration,
+    poolSize: 10,
+    log,
+  });
+
+  const rows2 = [ceiling, ...cached, ...direct, offset, ...stock.rows.map((r) => ({ ...r, name: r.label }))];
   const ratio = (a: Measured, b: Measured) => a.rps / b.rps;
-  const targets = [
+  const targets: { label: string; value: number; target?: number }[] = [
     { label: 'first page / ceiling (as configured)', value: ratio(first, ceiling), target: 0.6 },
     { label: 'first page / ceiling (cache off)', value: ratio(firstDirect, ceiling) },
     { label: 'deep page / first page (as configured)', value: ratio(deep, first), target: 0.9 },
@@ -196,6 +211,7 @@ try {
     { label: 'category + price_asc / first page (as configured)', value: ratio(byCategory, first) },
     { label: 'category + price_asc / first page (cache off)', value: ratio(byCategoryDirect, firstDirect) },
     { label: 'OFFSET at the deep position / first page (cache off)', value: ratio(offset, firstDirect) },
+    ...stock.ratios,
   ];
   const lines = [
     '',

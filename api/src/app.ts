@@ -99,8 +99,8 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(cataloguePlugin, { database, cursorSecret: config.CURSOR_SECRET });
   await app.register(catalogueRoutes);
   await app.register(productWriteRoutes, { db: database.db });
-  await app.register(stockRoutes, { db: database.db });
-  await app.register(stockBatchRoutes, { db: database.db });
+  await app.register(stockRoutes, { db: database.db, pool: database.pool });
+  await app.register(stockBatchRoutes, { db: database.db, pool: database.pool });
   await app.register(mediaRoutes);
   await app.register(healthRoutes, { database });
 

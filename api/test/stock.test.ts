@@ -2,6 +2,7 @@ import { Writable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.ts';
+import { KeyRepository, VERIFIED_KEY_TTL_MS } from '../src/auth/keys.ts';
 import type { Database } from '../src/db/database.ts';
 import { TEST_CURSOR_SECRET, testApp, testDatabase } from './support/database.ts';
 import { catalogueChecksum, insertProducts, insertTree, productRow } from './support/fixtures.ts';
@@ -330,6 +331,22 @@ describe('stock', () => {
         sql`SELECT count(*)::int AS n FROM stock_movements WHERE product_id = ${id}`,
       );
       expect(rows[0]).toEqual({ n: 0 });
+    });
+
+    it('stops a revoked key at once here, and within seconds when revoked elsewhere', async () => {
+      const id = await newProduct(0);
+      const here = await app.keys.create('revoked here', ['stock:write']);
+      expect((await adjust(id, 1, here.secret)).statusCode).toBe(201);
+      await app.keys.revoke(here.id);
+      expect((await adjust(id, 1, here.secret)).statusCode).toBe(401);
+
+      const elsewhere = await app.keys.create('revoked elsewhere', ['stock:write']);
+      expect((await adjust(id, 1, elsewhere.secret)).statusCode).toBe(201);
+      // Another process (the keys command) revokes it through its own repository.
+      await new KeyRepository(database.db).revoke(elsewhere.id);
+      await new Promise((resolve) => setTimeout(resolve, VERIFIED_KEY_TTL_MS + 100));
+      expect((await adjust(id, 1, elsewhere.secret)).statusCode).toBe(401);
+      expect(await stockOf(id)).toEqual({ stock: 2, ledger: 2 });
     });
 
     it('never writes a key to the logs or to an answer', async () => {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { and, asc, eq, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { Db } from '../db/database.ts';
 import { apiKeys, type Scope } from '../db/schema.ts';
 
@@ -39,11 +39,21 @@ export function parseKey(key: string): { prefix: string; secret: string } | unde
   return match ? { prefix: match[1]!, secret: match[2]! } : undefined;
 }
 
-/** `last_used_at` is written at most once a minute per key, not on every request. */
-const LAST_USED_RESOLUTION = sql`interval '1 minute'`;
+/** `last_used_at` is written at most once a minute per key and process, not on every request. */
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+/**
+ * A verified key is remembered this long, so that a busy integration does not cost a lookup per
+ * request. Revoking through this process forgets it at once; a key revoked elsewhere (the keys
+ * command, another API instance) stops working within this delay.
+ */
+export const VERIFIED_KEY_TTL_MS = 2_000;
+const MAX_REMEMBERED = 10_000;
 
 export class KeyRepository {
   readonly #db: Db;
+  readonly #verified = new Map<string, { key: VerifiedKey; expires: number }>();
+  readonly #lastUsedWritten = new Map<number, number>();
 
   constructor(db: Db) {
     this.#db = db;
@@ -65,6 +75,31 @@ export class KeyRepository {
 
   /** The key's identity when it is well formed, known, and not revoked; otherwise undefined. */
   async verify(key: string): Promise<VerifiedKey | undefined> {
+    const remembered = this.#verified.get(key);
+    if (remembered && remembered.expires > Date.now()) return remembered.key;
+    const verified = await this.#lookup(key);
+    this.#verified.delete(key);
+    if (verified) {
+      if (this.#verified.size >= MAX_REMEMBERED) this.#verified.delete(this.#verified.keys().next().value!);
+      this.#verified.set(key, { key: verified, expires: Date.now() + VERIFIED_KEY_TTL_MS });
+      this.#touch(verified.id);
+    }
+    return verified;
+  }
+
+  /** Records use, at most once a minute per key; a lost write only makes last_used_at older. */
+  #touch(id: number) {
+    const now = Date.now();
+    if (now - (this.#lastUsedWritten.get(id) ?? 0) < LAST_USED_RESOLUTION_MS) return;
+    this.#lastUsedWritten.set(id, now);
+    void this.#db
+      .update(apiKeys)
+      .set({ lastUsedAt: sql`now()` })
+      .where(eq(apiKeys.id, id))
+      .catch(() => undefined);
+  }
+
+  async #lookup(key: string): Promise<VerifiedKey | undefined> {
     const parsed = parseKey(key);
     if (!parsed) return undefined;
     const [row] = await this.#db
@@ -81,16 +116,6 @@ export class KeyRepository {
     const given = Buffer.from(sha256(parsed.secret), 'hex');
     const expected = Buffer.from(row?.secretHash ?? sha256(''), 'hex');
     if (!row || !timingSafeEqual(given, expected)) return undefined;
-    void this.#db
-      .update(apiKeys)
-      .set({ lastUsedAt: sql`now()` })
-      .where(
-        and(
-          eq(apiKeys.id, row.id),
-          or(isNull(apiKeys.lastUsedAt), lt(apiKeys.lastUsedAt, sql`now() - ${LAST_USED_RESOLUTION}`)),
-        ),
-      )
-      .catch(() => undefined);
     return { id: row.id, name: row.name, prefix: row.prefix, scopes: row.scopes };
   }
 
@@ -121,6 +146,9 @@ export class KeyRepository {
         ),
       )
       .returning({ id: apiKeys.id });
+    for (const [key, { key: verified }] of this.#verified) {
+      if (rows.some((row) => row.id === verified.id)) this.#verified.delete(key);
+    }
     return rows.length > 0;
   }
 

@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { products, stockMovements } from '../db/schema.ts';
 import { HttpProblem, invalidParam, notFound } from '../http/problem.ts';
-import type { Tx } from '../http/idempotency.ts';
+import type { Executor } from '../http/idempotency.ts';
 import type { CategoryRepository } from './category-tree.ts';
 import type { ProductRepository } from './products-repository.ts';
 import type { Product } from './schemas.ts';
@@ -58,13 +58,13 @@ export class ProductWriter {
     return node.id;
   }
 
-  async #answer(tx: Tx, id: number): Promise<Product> {
+  async #answer(tx: Executor, id: number): Promise<Product> {
     const product = await this.#products.find(id, await this.#categories.tree(), { tx });
     if (!product) throw notFound(`No product ${id}`);
     return product;
   }
 
-  async create(tx: Tx, input: ProductCreate, apiKeyId: number): Promise<Product> {
+  async create(tx: Executor, input: ProductCreate, apiKeyId: number): Promise<Product> {
     const categoryId = await this.#categoryId(input.category);
     let id: number;
     try {
@@ -97,7 +97,7 @@ export class ProductWriter {
     return this.#answer(tx, id);
   }
 
-  async update(tx: Tx, id: number, patch: ProductPatch, expectedVersion?: number): Promise<Product> {
+  async update(tx: Executor, id: number, patch: ProductPatch, expectedVersion?: number): Promise<Product> {
     const categoryId = patch.category === undefined ? undefined : await this.#categoryId(patch.category);
     let changed;
     try {
@@ -128,7 +128,7 @@ export class ProductWriter {
   }
 
   /** DELETE archives: the product leaves the storefront, its history and ledger stay. */
-  async archive(tx: Tx, id: number, expectedVersion?: number): Promise<Product> {
+  async archive(tx: Executor, id: number, expectedVersion?: number): Promise<Product> {
     const changed = await tx
       .update(products)
       .set({ status: 'archived' })
@@ -141,7 +141,7 @@ export class ProductWriter {
   }
 
   /** Nothing matched: the product is missing (404) or at another version (412). */
-  async #explainMiss(tx: Tx, id: number): Promise<never> {
+  async #explainMiss(tx: Executor, id: number): Promise<never> {
     const { rows } = await tx.execute<{ version: number }>(sql`SELECT version FROM products WHERE id = ${id}`);
     if (!rows[0]) throw notFound(`No product ${id}`);
     throw stale(rows[0].version);

@@ -13,6 +13,8 @@ import { HttpProblem, invalidParam, PROBLEM_CONTENT_TYPE, type Problem } from '.
  * Answers are kept at least 24 hours; refusals (4xx) are kept too, failures (5xx) are not.
  */
 export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+/** Where a change runs: a transaction, or the database itself for a single statement. */
+export type Executor = Db | Tx;
 
 export interface Answer<T> {
   status: number;
@@ -43,56 +45,58 @@ function requestHash(request: FastifyRequest): string {
 }
 
 /**
- * Runs `work` in a transaction, once per idempotency key. `work` answers with a status and body;
- * an HttpProblem it throws below 500 is an answer too (its writes, if any, are rolled back).
+ * Runs `work` once per idempotency key, in a transaction (unless there is no key and the work is
+ * a single statement: `transaction: false`). `work` answers with a status and body; an
+ * HttpProblem it throws below 500 is an answer too (its writes, if any, are rolled back).
  */
 export async function runIdempotent<T>(
   db: Db,
   request: FastifyRequest,
   apiKeyId: number,
-  work: (tx: Tx) => Promise<{ status: number; body: T }>,
+  work: (executor: Executor) => Promise<{ status: number; body: T }>,
   toProblem: (error: HttpProblem) => Problem,
+  { transaction = true }: { transaction?: boolean } = {},
 ): Promise<Answer<T>> {
   const key = idempotencyKey(request);
-  return db.transaction(async (tx) => {
-    if (key !== undefined) {
-      const hash = requestHash(request);
-      const claimed = await tx.execute(sql`
-        INSERT INTO idempotency_keys (api_key_id, key, request_hash, status_code, response_body)
-        VALUES (${apiKeyId}, ${key}, ${hash}, 0, 'null'::jsonb)
-        ON CONFLICT DO NOTHING`);
-      if (claimed.rowCount === 0) {
-        const { rows } = await tx.execute<{
-          request_hash: string;
-          status_code: number;
-          response_body: T | Problem;
-        }>(sql`
-          SELECT request_hash, status_code, response_body FROM idempotency_keys
-          WHERE api_key_id = ${apiKeyId} AND key = ${key}`);
-        const stored = rows[0]!;
-        if (stored.request_hash !== hash) {
-          throw new HttpProblem(
-            422,
-            'idempotency-key-reused',
-            'Idempotency key reused',
-            'This Idempotency-Key was used with a different request. Use a new key for a new request.',
-          );
-        }
-        return { status: stored.status_code, body: stored.response_body, replayed: true };
-      }
-    }
-    let answer: { status: number; body: T | Problem };
+  const answerOf = async (run: () => Promise<{ status: number; body: T }>) => {
     try {
-      answer = await tx.transaction((savepoint) => work(savepoint));
+      return await run();
     } catch (error) {
       if (!(error instanceof HttpProblem) || error.status >= 500) throw error;
-      answer = { status: error.status, body: toProblem(error) };
+      return { status: error.status, body: toProblem(error) };
     }
-    if (key !== undefined) {
-      await tx.execute(sql`
-        UPDATE idempotency_keys SET status_code = ${answer.status}, response_body = ${JSON.stringify(answer.body)}::jsonb
+  };
+  if (key === undefined) {
+    // Work that is one statement needs no transaction: each round trip saved is throughput.
+    const answer = await answerOf(() => (transaction ? db.transaction((tx) => work(tx)) : work(db)));
+    return { ...answer, replayed: false };
+  }
+  return db.transaction(async (tx) => {
+    const hash = requestHash(request);
+    const claimed = await tx.execute(sql`
+      INSERT INTO idempotency_keys (api_key_id, key, request_hash, status_code, response_body)
+      VALUES (${apiKeyId}, ${key}, ${hash}, 0, 'null'::jsonb)
+      ON CONFLICT DO NOTHING`);
+    if (claimed.rowCount === 0) {
+      const { rows } = await tx.execute<{ request_hash: string; status_code: number; response_body: T | Problem }>(sql`
+        SELECT request_hash, status_code, response_body FROM idempotency_keys
         WHERE api_key_id = ${apiKeyId} AND key = ${key}`);
+      const stored = rows[0]!;
+      if (stored.request_hash !== hash) {
+        throw new HttpProblem(
+          422,
+          'idempotency-key-reused',
+          'Idempotency key reused',
+          'This Idempotency-Key was used with a different request. Use a new key for a new request.',
+        );
+      }
+      return { status: stored.status_code, body: stored.response_body, replayed: true };
     }
+    // In a savepoint: a refusal rolls back the work's writes but keeps the key and its answer.
+    const answer = await answerOf(() => tx.transaction((savepoint) => work(savepoint)));
+    await tx.execute(sql`
+      UPDATE idempotency_keys SET status_code = ${answer.status}, response_body = ${JSON.stringify(answer.body)}::jsonb
+      WHERE api_key_id = ${apiKeyId} AND key = ${key}`);
     return { ...answer, replayed: false };
   });
 }

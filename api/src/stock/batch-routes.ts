@@ -1,10 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type pg from 'pg';
 import type { Db } from '../db/database.ts';
-import { idempotencyKey, runIdempotent, type Tx } from '../http/idempotency.ts';
+import { runIdempotent, type Executor } from '../http/idempotency.ts';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
-import { StockRepository, type Actor } from './repository.ts';
+import { actorOf, StockRepository, type Actor } from './repository.ts';
 import { BatchAdjustmentBody, BatchResult, type BatchResult as BatchResultType } from './schemas.ts';
 
 type Item = BatchAdjustmentBody['items'][number];
@@ -14,7 +15,7 @@ type Result = BatchResult['results'][number];
  * Applies the items in product-id order (the request order within one product), so that two
  * batches touching the same products lock them in the same order and never deadlock.
  */
-async function applyAll(stock: StockRepository, tx: Tx, items: Item[], actor: Actor): Promise<Result[]> {
+async function applyAll(stock: StockRepository, tx: Executor, items: Item[], actor: Actor): Promise<Result[]> {
   const order = items
     .map((item, index) => ({ item, index }))
     .sort((a, b) => a.item.product_id - b.item.product_id || a.index - b.index);
@@ -43,8 +44,8 @@ async function applyAll(stock: StockRepository, tx: Tx, items: Item[], actor: Ac
   return results;
 }
 
-export const stockBatchRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
-  const stock = new StockRepository(db);
+export const stockBatchRoutes: FastifyPluginAsyncTypebox<{ db: Db; pool: pg.Pool }> = async (app, { db, pool }) => {
+  const stock = new StockRepository({ db, pool });
 
   app.post(
     '/v1/stock-adjustments',
@@ -68,7 +69,7 @@ export const stockBatchRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (ap
     },
     async (request, reply) => {
       const { items, atomic = false } = request.body;
-      const actor = { apiKeyId: request.apiKey!.id, idempotencyKey: idempotencyKey(request) };
+      const actor = actorOf(request);
       const answer = await runIdempotent(
         db,
         request,
@@ -93,6 +94,8 @@ export const stockBatchRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (ap
           return { status: 200, body: { applied: results.length - refused.length, refused: refused.length, results } };
         },
         (error) => toProblem(error, request),
+        // Each item of a non-atomic batch commits on its own: no lock is held for the whole batch.
+        { transaction: atomic },
       );
       if (answer.replayed) reply.header('idempotent-replayed', 'true');
       if (answer.status >= 400) reply.type(PROBLEM_CONTENT_TYPE);

@@ -1,11 +1,22 @@
-import { sql } from 'drizzle-orm';
-import type { Db } from '../db/database.ts';
-import type { Tx } from '../http/idempotency.ts';
+import { sql, type SQL } from 'drizzle-orm';
+import type pg from 'pg';
+import type { Database, Db } from '../db/database.ts';
+import type { FastifyRequest } from 'fastify';
+import { idempotencyKey, type Executor, type Tx } from '../http/idempotency.ts';
 import type { StockChange, StockMovement } from './schemas.ts';
 
 export interface Actor {
   apiKeyId: number;
+  /** Shown in the answer's movement; the ledger keeps only the id. */
+  apiKeyName?: string;
+  apiKeyPrefix?: string;
   idempotencyKey?: string;
+}
+
+/** The actor of an authenticated request (the stock routes require a key). */
+export function actorOf(request: FastifyRequest): Actor {
+  const key = request.apiKey!;
+  return { apiKeyId: key.id, apiKeyName: key.name, apiKeyPrefix: key.prefix, idempotencyKey: idempotencyKey(request) };
 }
 
 type MovementRow = {
@@ -19,6 +30,29 @@ type MovementRow = {
   idempotency_key: string | null;
   created_at: Date;
 };
+
+/** Applies a delta if the stock stays at or above zero, and writes its ledger row, in one statement. */
+const ADJUST_SQL = `
+  WITH changed AS (
+    UPDATE products SET stock = stock + $2::int
+    WHERE id = $1::bigint AND stock + $2::int >= 0
+    RETURNING id, stock, version
+  )
+  INSERT INTO stock_movements (product_id, delta, reason, stock_after, api_key_id, idempotency_key)
+  SELECT id, $2::int, $3::text, stock, $4::int, $5::text FROM changed
+  RETURNING id, delta, reason, stock_after, api_key_id, idempotency_key, created_at,
+            (SELECT version FROM changed) AS version`;
+
+type AdjustRow = Omit<MovementRow, 'api_key_name' | 'api_key_prefix'> & { version: number };
+
+/** The same statement through drizzle (inside a transaction): `$n` become bound parameters. */
+function parameterised(text: string, values: unknown[]): SQL {
+  const pieces = text.split(/\$(\d+)/);
+  return sql.join(
+    pieces.map((piece, i) => (i % 2 === 0 ? sql.raw(piece) : sql`${values[Number(piece) - 1]}`)),
+    sql.raw(''),
+  );
+}
 
 const toMovement = (row: MovementRow): StockMovement => ({
   id: Number(row.id),
@@ -47,29 +81,33 @@ export type SetResult =
  */
 export class StockRepository {
   readonly #db: Db;
+  readonly #pool: pg.Pool;
 
-  constructor(db: Db) {
+  constructor({ db, pool }: Pick<Database, 'db' | 'pool'>) {
     this.#db = db;
+    this.#pool = pool;
   }
 
-  async adjust(tx: Tx, productId: number, delta: number, reason: string, actor: Actor): Promise<AdjustResult> {
-    const { rows } = await tx.execute<MovementRow & { version: number; product_stock: number }>(sql`
-      WITH changed AS (
-        UPDATE products SET stock = stock + ${delta}
-        WHERE id = ${productId} AND stock + ${delta} >= 0
-        RETURNING id, stock, version
-      ), movement AS (
-        INSERT INTO stock_movements (product_id, delta, reason, stock_after, api_key_id, idempotency_key)
-        SELECT id, ${delta}, ${reason}, stock, ${actor.apiKeyId}, ${actor.idempotencyKey ?? null} FROM changed
-        RETURNING id, delta, reason, stock_after, api_key_id, idempotency_key, created_at
-      )
-      SELECT m.*, c.version, c.stock AS product_stock, k.name AS api_key_name, k.prefix AS api_key_prefix
-      FROM movement m JOIN changed c ON true LEFT JOIN api_keys k ON k.id = m.api_key_id`);
+  /**
+   * One statement: the conditional UPDATE and the ledger INSERT. Outside a transaction it runs as
+   * a named prepared statement on the pool (parsed and planned once per connection).
+   */
+  async adjust(tx: Executor, productId: number, delta: number, reason: string, actor: Actor): Promise<AdjustResult> {
+    const values = [productId, delta, reason, actor.apiKeyId, actor.idempotencyKey ?? null];
+    const { rows } =
+      tx === this.#db
+        ? await this.#pool.query<AdjustRow>({ name: 'stock_adjust', text: ADJUST_SQL, values })
+        : await tx.execute<AdjustRow>(parameterised(ADJUST_SQL, values));
     const row = rows[0];
     if (row) {
+      const movement = toMovement({
+        ...row,
+        api_key_name: actor.apiKeyName ?? null,
+        api_key_prefix: actor.apiKeyPrefix ?? null,
+      });
       return {
         outcome: 'done',
-        change: { product_id: productId, stock: row.product_stock, version: row.version, movement: toMovement(row) },
+        change: { product_id: productId, stock: row.stock_after, version: row.version, movement },
       };
     }
     const current = await this.#current(tx, productId);
@@ -101,7 +139,7 @@ export class StockRepository {
     return result;
   }
 
-  async #current(tx: Tx, productId: number, lock = false) {
+  async #current(tx: Executor, productId: number, lock = false) {
     const { rows } = await tx.execute<{ stock: number; version: number }>(
       lock
         ? sql`SELECT stock, version FROM products WHERE id = ${productId} FOR UPDATE`

@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type pg from 'pg';
 import type { Db } from '../db/database.ts';
-import { expireIdempotencyKeys, idempotencyKey, runIdempotent, sendAnswer } from '../http/idempotency.ts';
+import { expireIdempotencyKeys, runIdempotent, sendAnswer } from '../http/idempotency.ts';
 import { parseIfMatch, versionTag } from '../http/conditional.ts';
 import { HttpProblem, notFound, toProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
 import { fingerprint } from '../pagination/cursor.ts';
-import { StockRepository } from './repository.ts';
+import { actorOf, StockRepository } from './repository.ts';
 import {
   MovementPage,
   MovementsQuery,
@@ -20,8 +21,8 @@ const Authorization = Type.Object({
   authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the stock:write scope.' })),
 });
 
-export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
-  const stock = new StockRepository(db);
+export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db; pool: pg.Pool }> = async (app, { db, pool }) => {
+  const stock = new StockRepository({ db, pool });
   const writer = app.requireScope('stock:write');
 
   // Forget idempotency answers past their day, every ten minutes.
@@ -57,10 +58,7 @@ export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { 
         request,
         request.apiKey!.id,
         async (tx) => {
-          const result = await stock.adjust(tx, id, request.body.delta, request.body.reason, {
-            apiKeyId: request.apiKey!.id,
-            idempotencyKey: idempotencyKey(request),
-          });
+          const result = await stock.adjust(tx, id, request.body.delta, request.body.reason, actorOf(request));
           if (result.outcome === 'not-found') throw notFound(`No product ${id}`);
           if (result.outcome === 'insufficient') {
             throw new HttpProblem(
@@ -77,6 +75,8 @@ export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { 
           return { status: 201, body: result.change };
         },
         (error) => toProblem(error, request),
+        // One statement: atomic without a transaction.
+        { transaction: false },
       );
       return sendAnswer(reply, answer);
     },
@@ -114,7 +114,7 @@ export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { 
         );
       }
       const result = await db.transaction((tx) =>
-        stock.set(tx, id, request.body.stock, reason, { version, stock: expected }, { apiKeyId: request.apiKey!.id }),
+        stock.set(tx, id, request.body.stock, reason, { version, stock: expected }, actorOf(request)),
       );
       if (result.outcome === 'not-found') throw notFound(`No product ${id}`);
       if (result.outcome === 'stale') {
