@@ -6,6 +6,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import { catalogueRoutes } from './catalogue/routes.ts';
 import { authPlugin } from './auth/plugin.ts';
+import { keyRoutes } from './auth/routes.ts';
 import { cataloguePlugin } from './catalogue/plugin.ts';
 import { productWriteRoutes } from './catalogue/write-routes.ts';
 import type { Config } from './config.ts';
@@ -88,6 +89,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
       tags: [
         { name: 'catalogue', description: 'Browse products and categories' },
         { name: 'stock', description: 'Stock levels and their ledger (API key with stock:write)' },
+        { name: 'keys', description: 'API keys (API key with keys:admin)' },
         { name: 'media', description: 'Images' },
         { name: 'operations', description: 'Health and readiness' },
       ],
@@ -101,6 +103,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(productWriteRoutes, { db: database.db });
   await app.register(stockRoutes, { db: database.db, pool: database.pool });
   await app.register(stockBatchRoutes, { db: database.db, pool: database.pool });
+  await app.register(keyRoutes);
   await app.register(mediaRoutes);
   await app.register(healthRoutes, { database });
 

@@ -156,6 +156,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List API keys (never their secrets)
+         * @description Every key, revoked ones included, oldest first. The number of keys is small and bounded by the admins.
+         */
+        get: operations["listKeys"];
+        put?: never;
+        /**
+         * Create an API key
+         * @description The answer holds the whole key, once; only a hash of it is kept.
+         */
+        post: operations["createKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke an API key
+         * @description The key stops working at once on this API process, and within 2 seconds on the others. Revoking a revoked key is a 404.
+         */
+        delete: operations["revokeKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/media/placeholder/{key}": {
         parameters: {
             query?: never;
@@ -2282,6 +2326,444 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+        };
+    };
+    listKeys: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer <API key> with the keys:admin scope. */
+                authorization?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            id: number;
+                            name: string;
+                            /** @description The public part of the key: safe to show and log. */
+                            prefix: string;
+                            scopes: ("catalog:write" | "stock:write" | "keys:admin")[];
+                            /** Format: date-time */
+                            created_at: string;
+                            /** @description To the minute. */
+                            last_used_at: string | null;
+                            revoked_at: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+        };
+    };
+    createKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer <API key> with the keys:admin scope. */
+                authorization?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    scopes: ("catalog:write" | "stock:write" | "keys:admin")[];
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        id: number;
+                        name: string;
+                        /** @description The public part of the key: safe to show and log. */
+                        prefix: string;
+                        scopes: ("catalog:write" | "stock:write" | "keys:admin")[];
+                        /** Format: date-time */
+                        created_at: string;
+                        /** @description To the minute. */
+                        last_used_at: string | null;
+                        revoked_at: string | null;
+                        /** @description The whole key. Shown only in this answer: store it now. */
+                        key: string;
+                    };
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+        };
+    };
+    revokeKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer <API key> with the keys:admin scope. */
+                authorization?: string;
+            };
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": {
+                        /** @description A URI naming the kind of problem. */
+                        type: string;
+                        title: string;
+                        status: number;
+                        detail?: string;
+                        /** @description The request id, to quote when asking for help. */
+                        instance?: string;
+                        errors?: {
+                            /** @enum {unknown} */
+                            in: "query" | "path" | "header" | "body";
+                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                            name: string;
+                            detail: string;
+                        }[];
+                        /** @description On a stock conflict: the stock now. */
+                        current_stock?: number;
+                        /** @description On a failed precondition: the version now. */
+                        current_version?: number;
+                    };
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,0 +1,73 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.ts';
+import { testApp, testDatabase } from './support/database.ts';
+
+describe('API keys over the API', () => {
+  let app: App;
+  let admin: string;
+  let writer: string;
+  const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+  beforeAll(async () => {
+    app = await testApp(await testDatabase());
+    admin = (await app.keys.create('admin', ['keys:admin'])).secret;
+    writer = (await app.keys.create('writer', ['stock:write', 'catalog:write'])).secret;
+  });
+
+  it('creates a key shown once, lists keys without secrets, and revokes', async () => {
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/keys',
+      headers: auth(admin),
+      payload: { name: 'partner', scopes: ['stock:write'] },
+    });
+    expect(created.statusCode).toBe(201);
+    const key = created.json();
+    expect(key).toMatchObject({ name: 'partner', scopes: ['stock:write'], revoked_at: null });
+    expect(key.key).toMatch(new RegExp(`^cat_${key.prefix}_`));
+    // The new key works.
+    expect((await app.inject({ url: '/v1/products/1/stock-movements', headers: auth(key.key) })).statusCode).toBe(404);
+
+    const listed = await app.inject({ url: '/v1/keys', headers: auth(admin) });
+    expect(listed.json().data.map((k: { name: string }) => k.name)).toEqual(['admin', 'writer', 'partner']);
+    expect(listed.body).not.toContain(key.key.split('_')[2]);
+
+    expect((await app.inject({ method: 'DELETE', url: `/v1/keys/${key.id}`, headers: auth(admin) })).statusCode).toBe(
+      204,
+    );
+    expect((await app.inject({ url: '/v1/products/1/stock-movements', headers: auth(key.key) })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'DELETE', url: `/v1/keys/${key.id}`, headers: auth(admin) })).statusCode).toBe(
+      404,
+    );
+  });
+
+  it('refuses bad bodies', async () => {
+    for (const payload of [
+      { name: 'x', scopes: [] },
+      { name: 'x', scopes: ['root'] },
+      { name: '', scopes: ['stock:write'] },
+      { scopes: ['stock:write'] },
+    ]) {
+      const response = await app.inject({ method: 'POST', url: '/v1/keys', headers: auth(admin), payload });
+      expect(response.statusCode, JSON.stringify(payload)).toBe(400);
+    }
+  });
+
+  it('is closed to keys without keys:admin', async () => {
+    for (const [headers, status] of [
+      [{}, 401],
+      [auth(writer), 403],
+    ] as const) {
+      expect((await app.inject({ url: '/v1/keys', headers })).statusCode).toBe(status);
+      const create = await app.inject({
+        method: 'POST',
+        url: '/v1/keys',
+        headers,
+        payload: { name: 'x', scopes: ['keys:admin'] },
+      });
+      expect(create.statusCode).toBe(status);
+      expect((await app.inject({ method: 'DELETE', url: '/v1/keys/1', headers })).statusCode).toBe(status);
+    }
+    expect((await app.keys.list()).filter((k) => k.name === 'x')).toEqual([]);
+  });
+});
