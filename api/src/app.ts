@@ -9,18 +9,31 @@ import { authPlugin } from './auth/plugin.ts';
 import { keyRoutes } from './auth/routes.ts';
 import { cataloguePlugin } from './catalogue/plugin.ts';
 import { productWriteRoutes } from './catalogue/write-routes.ts';
-import type { Config } from './config.ts';
+import { corsOrigins, type Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { healthRoutes } from './health/routes.ts';
 import { problemPlugin } from './http/problem.ts';
 import { responseCachePlugin } from './http/response-cache.ts';
+import { securityPlugin } from './http/security.ts';
+import { throttlePlugin } from './http/throttle.ts';
 import { strictNumbersPlugin } from './http/strict-numbers.ts';
 import { mediaRoutes } from './media/routes.ts';
 import { stockBatchRoutes } from './stock/batch-routes.ts';
 import { stockRoutes } from './stock/routes.ts';
 
 export interface AppOptions {
-  config: Pick<Config, 'CURSOR_SECRET' | 'LOG_LEVEL' | 'RESPONSE_CACHE_TTL_MS'>;
+  /** Guards left out (tests, the OpenAPI export, the benchmark) are off: no rate limit, no CORS. */
+  config: Pick<Config, 'CURSOR_SECRET' | 'LOG_LEVEL' | 'RESPONSE_CACHE_TTL_MS'> &
+    Partial<
+      Pick<
+        Config,
+        | 'RATE_LIMIT_READS_PER_MINUTE'
+        | 'RATE_LIMIT_WRITES_PER_MINUTE'
+        | 'BODY_LIMIT_BYTES'
+        | 'CORS_ORIGINS'
+        | 'TRUST_PROXY'
+      >
+    >;
   database: Database;
   /** Override the logger (tests silence it); defaults to JSON logs at LOG_LEVEL. */
   logger?: FastifyServerOptions['logger'];
@@ -54,6 +67,9 @@ export async function buildApp({ config, database, logger }: AppOptions) {
     },
     // Long enough for any valid path parameter, so a too-long one is a 400 naming it, not a 404.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    bodyLimit: config.BODY_LIMIT_BYTES ?? 1_048_576,
+    // Behind a load balancer, the client's address (for rate limits and logs) is in X-Forwarded-For.
+    trustProxy: config.TRUST_PROXY ?? false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', async (request, reply) => {
@@ -71,6 +87,12 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   });
 
   await app.register(problemPlugin);
+  await app.register(securityPlugin, { corsOrigins: corsOrigins(config.CORS_ORIGINS ?? '') });
+  await app.register(throttlePlugin, {
+    readsPerMinute: config.RATE_LIMIT_READS_PER_MINUTE,
+    writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE,
+    exempt: ['/healthz', '/readyz'],
+  });
   await app.register(strictNumbersPlugin);
   await app.register(etag, { weak: true });
   await app.register(responseCachePlugin, { ttlMs: config.RESPONSE_CACHE_TTL_MS });

@@ -15,6 +15,11 @@ export const ConfigSchema = Type.Object({
   SEED_PRODUCTS: Type.Integer({ default: 10_000, minimum: 0, maximum: 10_000_000 }),
   CURSOR_SECRET: Type.String({ default: 'dev-only-cursor-secret-change-me', minLength: 16 }),
   RESPONSE_CACHE_TTL_MS: Type.Integer({ default: 1_000, minimum: 0, maximum: 10_000 }),
+  RATE_LIMIT_READS_PER_MINUTE: Type.Integer({ default: 1_200, minimum: 0, maximum: 10_000_000 }),
+  RATE_LIMIT_WRITES_PER_MINUTE: Type.Integer({ default: 300, minimum: 0, maximum: 10_000_000 }),
+  BODY_LIMIT_BYTES: Type.Integer({ default: 1_048_576, minimum: 1_024, maximum: 1_073_741_824 }),
+  CORS_ORIGINS: Type.String({ default: '' }),
+  TRUST_PROXY: Type.Boolean({ default: false }),
   DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
 });
@@ -39,5 +44,28 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const config = value as Config;
+  corsOrigins(config.CORS_ORIGINS);
   return { ...config, DATA_DIR: resolve(config.DATA_DIR) };
+}
+
+/** CORS_ORIGINS: exact origins, comma-separated (`https://shop.example,https://admin.example`). */
+export function corsOrigins(list: string): string[] {
+  const origins = list
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin) {
+      throw new ConfigError(
+        `Invalid configuration:\n  CORS_ORIGINS=${JSON.stringify(list)}: ${JSON.stringify(origin)} is not an origin such as https://shop.example`,
+      );
+    }
+  }
+  return origins;
 }
