@@ -233,7 +233,8 @@ try {
     '',
   ];
   console.log(lines.join('\n'));
-  if (rows2.some((r) => r.errors > 0)) {
+  // The OFFSET baseline may time out: that is its point, not a failure of the figures.
+  if (rows2.some((r) => r !== offset && r.errors > 0)) {
     console.error('Some requests failed: the figures above are not valid.');
     process.exitCode = 1;
   }

@@ -13,9 +13,9 @@ import { corsOrigins, type Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { healthRoutes } from './health/routes.ts';
 import { problemPlugin } from './http/problem.ts';
+import { rateLimitPlugin } from './http/rate-limit.ts';
 import { responseCachePlugin } from './http/response-cache.ts';
 import { securityPlugin } from './http/security.ts';
-import { throttlePlugin } from './http/throttle.ts';
 import { strictNumbersPlugin } from './http/strict-numbers.ts';
 import { mediaRoutes } from './media/routes.ts';
 import { stockBatchRoutes } from './stock/batch-routes.ts';
@@ -88,10 +88,10 @@ export async function buildApp({ config, database, logger }: AppOptions) {
 
   await app.register(problemPlugin);
   await app.register(securityPlugin, { corsOrigins: corsOrigins(config.CORS_ORIGINS ?? '') });
-  await app.register(throttlePlugin, {
+  await app.register(rateLimitPlugin, {
     readsPerMinute: config.RATE_LIMIT_READS_PER_MINUTE,
     writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE,
-    exempt: ['/healthz', '/readyz'],
+    exempt: ['/healthz', '/readyz', '/metrics'],
   });
   await app.register(strictNumbersPlugin);
   await app.register(etag, { weak: true });

@@ -1,27 +1,37 @@
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 
 /**
- * Security headers for a JSON API (helmet), and CORS closed unless origins are listed.
- * Strict-Transport-Security is the TLS terminator's to send (the API speaks plain HTTP behind it).
+ * Security headers for a JSON API: the set helmet sends, fixed once and written in one call per
+ * answer (helmet's per-request middleware halved the throughput of cached pages, measured with
+ * `npm run bench`). Strict-Transport-Security is the TLS terminator's to send: the API speaks
+ * plain HTTP behind it. No Content-Security-Policy: JSON needs none, and Swagger UI at /docs
+ * needs its inline assets.
  */
+export const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'cross-origin-opener-policy': 'same-origin',
+  // Product images may be shown by a storefront on another origin.
+  'cross-origin-resource-policy': 'cross-origin',
+  'origin-agent-cluster': '?1',
+  'x-dns-prefetch-control': 'off',
+  'x-download-options': 'noopen',
+  'x-permitted-cross-domain-policies': 'none',
+  'x-xss-protection': '0',
+} as const;
+
+/** CORS is closed unless origins are listed: with none, no CORS header is ever sent. */
 export const securityPlugin = fp<{ corsOrigins: string[] }>(
   async (app: FastifyInstance, { corsOrigins }) => {
-    await app.register(helmet, {
-      // JSON answers need no script policy; Swagger UI at /docs needs its inline assets.
-      contentSecurityPolicy: false,
-      strictTransportSecurity: false,
-      // Product images may be shown by the storefront on another origin.
-      crossOriginResourcePolicy: { policy: 'cross-origin' },
-      crossOriginEmbedderPolicy: false,
-      frameguard: { action: 'deny' },
-      referrerPolicy: { policy: 'no-referrer' },
+    app.addHook('onRequest', async (_request, reply) => {
+      reply.headers(SECURITY_HEADERS);
     });
+    if (corsOrigins.length === 0) return;
     await app.register(cors, {
-      // No origin is allowed unless configured: browsers on other sites get no access.
-      origin: corsOrigins.length > 0 ? corsOrigins : false,
+      origin: corsOrigins,
       methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
       allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'If-Match', 'If-None-Match'],
       exposedHeaders: [
