@@ -58,7 +58,13 @@ function stop(code = 0) {
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
-start('api', ['--import', 'tsx', 'api/src/server.ts'], { API_PORT: apiPort, API_HOST: host });
+// The storefront calls the API from this machine and forwards each shopper's address: trust it
+// from here, so that shoppers do not share one rate-limit budget.
+start('api', ['--import', 'tsx', 'api/src/server.ts'], {
+  API_PORT: apiPort,
+  API_HOST: host,
+  TRUST_PROXY: process.env.TRUST_PROXY ?? '127.0.0.1,::1',
+});
 start('web', ['web/build/index.js'], {
   PORT: webPort,
   HOST: webHost,

@@ -68,8 +68,9 @@ export async function buildApp({ config, database, logger }: AppOptions) {
     // Long enough for any valid path parameter, so a too-long one is a 400 naming it, not a 404.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     bodyLimit: config.BODY_LIMIT_BYTES ?? 1_048_576,
-    // Behind a load balancer, the client's address (for rate limits and logs) is in X-Forwarded-For.
-    trustProxy: config.TRUST_PROXY ?? false,
+    // The client's address (for rate limits and logs) is taken from X-Forwarded-For only when the
+    // request comes from one of these proxies (addresses or CIDRs): anyone else could forge it.
+    trustProxy: config.TRUST_PROXY ? config.TRUST_PROXY.split(',').map((a) => a.trim()) : false,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', async (request, reply) => {
@@ -88,6 +89,8 @@ export async function buildApp({ config, database, logger }: AppOptions) {
 
   await app.register(problemPlugin);
   await app.register(securityPlugin, { corsOrigins: corsOrigins(config.CORS_ORIGINS ?? '') });
+  // Keys first: the rate limits count a client by its verified key.
+  await app.register(authPlugin, { db: database.db });
   await app.register(rateLimitPlugin, {
     readsPerMinute: config.RATE_LIMIT_READS_PER_MINUTE,
     writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE,
@@ -119,7 +122,6 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
-  await app.register(authPlugin, { db: database.db });
   await app.register(cataloguePlugin, { database, cursorSecret: config.CURSOR_SECRET });
   await app.register(catalogueRoutes);
   await app.register(productWriteRoutes, { db: database.db });

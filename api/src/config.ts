@@ -19,7 +19,7 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_WRITES_PER_MINUTE: Type.Integer({ default: 300, minimum: 0, maximum: 10_000_000 }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 1_048_576, minimum: 1_024, maximum: 1_073_741_824 }),
   CORS_ORIGINS: Type.String({ default: '' }),
-  TRUST_PROXY: Type.Boolean({ default: false }),
+  TRUST_PROXY: Type.String({ default: '', pattern: '^[0-9A-Fa-f:.,/ ]*$' }),
   DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
 });

@@ -20,7 +20,9 @@ describe('guards', () => {
   });
 
   /** The app as production builds it, with the guards' settings given here (the rest left off). */
-  async function guardedApp(config: Omit<AppOptions['config'], 'CURSOR_SECRET' | 'LOG_LEVEL' | 'RESPONSE_CACHE_TTL_MS'>) {
+  async function guardedApp(
+    config: Omit<AppOptions['config'], 'CURSOR_SECRET' | 'LOG_LEVEL' | 'RESPONSE_CACHE_TTL_MS'>,
+  ) {
     const app = await buildApp({
       config: { CURSOR_SECRET: TEST_CURSOR_SECRET, LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: 0, ...config },
       database,
@@ -104,13 +106,25 @@ describe('guards', () => {
       expect((await read(app, '10.0.1.2', keyA)).statusCode).toBe(429);
     });
 
-    it('counts a well-formed key by its prefix without checking it', async () => {
+    it('takes the client address from X-Forwarded-For only from a trusted proxy', async () => {
+      const app = await guardedApp({ RATE_LIMIT_READS_PER_MINUTE: 1, TRUST_PROXY: '127.0.0.1' });
+      const viaStorefront = (shopper: string, from = '127.0.0.1') =>
+        app.inject({ url: '/v1/categories', remoteAddress: from, headers: { 'x-forwarded-for': shopper } });
+      // Two shoppers behind the storefront: a budget each.
+      expect((await viaStorefront('203.0.113.1')).statusCode).toBe(200);
+      expect((await viaStorefront('203.0.113.2')).statusCode).toBe(200);
+      expect((await viaStorefront('203.0.113.1')).statusCode).toBe(429);
+      // From anywhere else the header is ignored: forging it earns nothing.
+      expect((await viaStorefront('198.51.100.1', '10.9.9.9')).statusCode).toBe(200);
+      expect((await viaStorefront('198.51.100.2', '10.9.9.9')).statusCode).toBe(429);
+    });
+
+    it('gives a made-up key no budget of its own: it counts against the address', async () => {
       const app = await guardedApp({ RATE_LIMIT_READS_PER_MINUTE: 1, RATE_LIMIT_WRITES_PER_MINUTE: 100 });
-      const made_up = `cat_zzzzzzzz_${'x'.repeat(43)}`;
-      expect((await read(app, '10.0.2.1', made_up)).statusCode).toBe(200);
-      // The same prefix with another secret, from another address: the same (spent) budget.
-      expect((await read(app, '10.0.2.2', `cat_zzzzzzzz_${'y'.repeat(43)}`)).statusCode).toBe(429);
-      // A malformed Authorization header counts against the address.
+      expect((await read(app, '10.0.2.1', `cat_zzzzzzzz_${'x'.repeat(43)}`)).statusCode).toBe(200);
+      // Another made-up key from the same address finds the address's budget spent.
+      expect((await read(app, '10.0.2.1', `cat_yyyyyyyy_${'y'.repeat(43)}`)).statusCode).toBe(429);
+      // A malformed Authorization header counts against the address too.
       expect((await read(app, '10.0.2.3', 'not-a-key')).statusCode).toBe(200);
       expect((await read(app, '10.0.2.3')).statusCode).toBe(429);
     });
@@ -206,7 +220,9 @@ describe('guards', () => {
       const simple = await app.inject({ url: '/v1/categories', headers: { origin: allowed } });
       expect(simple.headers['access-control-allow-origin']).toBe(allowed);
       expect(simple.headers.vary).toMatch(/origin/i);
-      const exposed = String(simple.headers['access-control-expose-headers']).toLowerCase().split(/\s*,\s*/);
+      const exposed = String(simple.headers['access-control-expose-headers'])
+        .toLowerCase()
+        .split(/\s*,\s*/);
       expect(exposed).toEqual(
         expect.arrayContaining(['etag', 'link', 'ratelimit', 'ratelimit-policy', 'retry-after', 'x-request-id']),
       );
@@ -224,7 +240,9 @@ describe('guards', () => {
       expect(preflight.headers['access-control-allow-origin']).toBe('https://admin.example');
       const methods = String(preflight.headers['access-control-allow-methods']).split(/\s*,\s*/);
       expect(methods).toEqual(expect.arrayContaining(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']));
-      const headers = String(preflight.headers['access-control-allow-headers']).toLowerCase().split(/\s*,\s*/);
+      const headers = String(preflight.headers['access-control-allow-headers'])
+        .toLowerCase()
+        .split(/\s*,\s*/);
       expect(headers).toEqual(
         expect.arrayContaining(['authorization', 'content-type', 'idempotency-key', 'if-match', 'if-none-match']),
       );

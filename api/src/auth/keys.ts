@@ -52,7 +52,8 @@ const MAX_REMEMBERED = 10_000;
 
 export class KeyRepository {
   readonly #db: Db;
-  readonly #verified = new Map<string, { key: VerifiedKey; expires: number }>();
+  /** Answers by whole key, refusals too (a made-up key stays made up): undefined means refused. */
+  readonly #verified = new Map<string, { key: VerifiedKey | undefined; expires: number }>();
   readonly #lastUsedWritten = new Map<number, number>();
 
   constructor(db: Db) {
@@ -76,14 +77,15 @@ export class KeyRepository {
   /** The key's identity when it is well formed, known, and not revoked; otherwise undefined. */
   async verify(key: string): Promise<VerifiedKey | undefined> {
     const remembered = this.#verified.get(key);
-    if (remembered && remembered.expires > Date.now()) return remembered.key;
+    if (remembered && remembered.expires > Date.now()) {
+      if (remembered.key) this.#touch(remembered.key.id);
+      return remembered.key;
+    }
     const verified = await this.#lookup(key);
     this.#verified.delete(key);
-    if (verified) {
-      if (this.#verified.size >= MAX_REMEMBERED) this.#verified.delete(this.#verified.keys().next().value!);
-      this.#verified.set(key, { key: verified, expires: Date.now() + VERIFIED_KEY_TTL_MS });
-      this.#touch(verified.id);
-    }
+    if (this.#verified.size >= MAX_REMEMBERED) this.#verified.delete(this.#verified.keys().next().value!);
+    this.#verified.set(key, { key: verified, expires: Date.now() + VERIFIED_KEY_TTL_MS });
+    if (verified) this.#touch(verified.id);
     return verified;
   }
 
@@ -147,7 +149,7 @@ export class KeyRepository {
       )
       .returning({ id: apiKeys.id });
     for (const [key, { key: verified }] of this.#verified) {
-      if (rows.some((row) => row.id === verified.id)) this.#verified.delete(key);
+      if (verified && rows.some((row) => row.id === verified.id)) this.#verified.delete(key);
     }
     return rows.length > 0;
   }

@@ -1,14 +1,15 @@
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { parseKey } from '../auth/keys.ts';
+import { parseKey, type KeyRepository } from '../auth/keys.ts';
 import { HttpProblem } from './problem.ts';
 
 /**
  * Rate limits per client, reads (GET, HEAD) and writes (every other method) on separate budgets.
  *
- * A client is its API key, named by the key's public prefix without checking the key (a flood of
- * made-up keys is refused later, by the route), or else its address. @fastify/rate-limit keeps
+ * A client is its API key, named by the key's public prefix once the key is verified (verified
+ * keys and refusals are remembered for 2 s, so this is rarely a lookup), or else its address: a
+ * made-up key earns no budget of its own. @fastify/rate-limit keeps
  * the counters, in this process's memory: several API instances would each count their own,
  * until a shared store (its `redis` option) makes the limits global.
  *
@@ -35,12 +36,13 @@ type Policy = 'reads' | 'writes';
 const policyOf = (request: FastifyRequest): Policy =>
   request.method === 'GET' || request.method === 'HEAD' ? 'reads' : 'writes';
 
-/** `key:<prefix>` for a well-formed `Authorization: Bearer cat_<prefix>_<secret>`, else `ip:<address>`. */
-export function clientOf(request: FastifyRequest): string {
+/** `key:<prefix>` for a valid `Authorization: Bearer cat_<prefix>_<secret>`, else `ip:<address>`. */
+export async function clientOf(request: FastifyRequest, keys: KeyRepository): Promise<string> {
   const [scheme, token, ...rest] = (request.headers.authorization ?? '').split(' ');
-  const prefix = scheme?.toLowerCase() === 'bearer' && token && rest.length === 0 ? parseKey(token)?.prefix : undefined;
+  const wellFormed = scheme?.toLowerCase() === 'bearer' && token && rest.length === 0 && parseKey(token);
+  const key = wellFormed ? await keys.verify(token) : undefined;
   // IPv6 addresses count per /64, what one subscriber usually holds.
-  return prefix ? `key:${prefix}` : `ip:${normalizeIP(request.ip)}`;
+  return key ? `key:${key.prefix}` : `ip:${normalizeIP(request.ip)}`;
 }
 
 export const rateLimitPlugin = fp<RateLimitOptions>(
@@ -55,7 +57,7 @@ export const rateLimitPlugin = fp<RateLimitOptions>(
       global: false,
       cache: MAX_CLIENTS,
       timeWindow: WINDOW_SECONDS * 1000,
-      keyGenerator: (request) => `${policyOf(request)}:${clientOf(request)}`,
+      keyGenerator: async (request) => `${policyOf(request)}:${await clientOf(request, app.keys)}`,
       max: (request) => limits[policyOf(request)],
     });
     const count = app.createRateLimit();
@@ -81,5 +83,5 @@ export const rateLimitPlugin = fp<RateLimitOptions>(
       );
     });
   },
-  { name: 'rate-limit' },
+  { name: 'rate-limit', dependencies: ['auth'] },
 );

@@ -1,18 +1,18 @@
 import { error } from '@sveltejs/kit';
-import { api } from '$lib/server/api';
+import { api, forwardedFor } from '$lib/server/api';
 import type { PageServerLoad } from './$types';
 
 const PAGE_SIZE = 24;
 
 /** One page of products, the page being named by the URL's cursor alone. */
-export const load = (async ({ url, setHeaders }) => {
+export const load = (async ({ url, setHeaders, getClientAddress }) => {
   const cursor = url.searchParams.get('cursor') ?? undefined;
   const {
     data,
     error: problem,
     response,
   } = await api
-    .GET('/v1/products', { params: { query: { limit: PAGE_SIZE, cursor } } })
+    .GET('/v1/products', { params: { query: { limit: PAGE_SIZE, cursor } }, headers: forwardedFor(getClientAddress()) })
     .catch(() => error(503, 'The catalogue is unavailable right now. Please try again in a moment.'));
   if (!data) {
     // A stale or edited cursor in a bookmarked URL: say so, and let the page offer the way back.

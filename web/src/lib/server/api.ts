@@ -9,3 +9,9 @@ import type { paths } from './api-types';
 export const apiBaseUrl = (env.API_URL ?? 'http://127.0.0.1:3001').replace(/\/$/, '');
 
 export const api = createClient<paths>({ baseUrl: apiBaseUrl });
+
+/**
+ * The shopper's address, for the API's per-address rate limits: the API trusts it from the
+ * storefront's address only (its TRUST_PROXY), so shoppers do not share one budget.
+ */
+export const forwardedFor = (address: string) => ({ 'x-forwarded-for': address });
