@@ -4,8 +4,9 @@
  * OFFSET baseline, and prints a table of ratios. Ratios measured in one run on one machine are
  * what to compare: absolute figures on a shared 2-core machine move from run to run.
  *
- *   npm run bench -- [--products 1000000] [--duration 10] [--connections 16] [--reuse]
+ *   npm run bench -- [--products 1000000] [--duration 10] [--connections 16] [--import-rows 1000000] [--reuse]
  *
+ * It ends with the bulk import (bench/import.ts) in a database of its own: --import-rows 0 skips it.
  * --reuse keeps .bench-data/ between runs when it already holds that many products.
  */
 import { spawn } from 'node:child_process';
@@ -19,6 +20,7 @@ import { startEmbeddedPostgres } from '../api/src/db/embedded.ts';
 import { createDatabaseIfMissing } from '../api/src/runtime.ts';
 import { seedCatalogue } from '../api/src/seed/load.ts';
 import { KeyRepository } from '../api/src/auth/keys.ts';
+import { benchImportOn, importFigureLines, type ImportBenchFigures } from './import.ts';
 import { benchStock } from './stock.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -27,12 +29,14 @@ const { values: args } = parseArgs({
     products: { type: 'string', default: '1000000' },
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '16' },
+    'import-rows': { type: 'string', default: '1000000' },
     reuse: { type: 'boolean', default: false },
   },
 });
 const productCount = Number(args.products);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
+const importRows = Number(args['import-rows']);
 const dataDir = `${root}.bench-data`;
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -75,6 +79,13 @@ if (!args.reuse) await rm(dataDir, { recursive: true, force: true });
 log(`PostgreSQL: starting the embedded server in ${dataDir}`);
 const server = await startEmbeddedPostgres({ dataDir });
 let child: ReturnType<typeof spawn> | undefined;
+async function stopChild() {
+  if (child && child.exitCode === null) {
+    const exited = new Promise((resolve) => child!.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  }
+}
 try {
   await createDatabaseIfMissing(server, 'bench');
   const url = server.urlFor('bench');
@@ -201,6 +212,15 @@ try {
     log,
   });
 
+  // The API child is stopped first: the import runs on its own API process, and its peak RSS is
+  // that process's alone.
+  await stopChild();
+  let imported: ImportBenchFigures | undefined;
+  if (importRows > 0) {
+    log('Measuring the bulk import');
+    imported = await benchImportOn(server, importRows, log);
+  }
+
   const rows2 = [ceiling, ...cached, ...direct, offset, ...stock.rows.map((r) => ({ ...r, name: r.label }))];
   const ratio = (a: Measured, b: Measured) => a.rps / b.rps;
   const targets: { label: string; value: number; target?: number }[] = [
@@ -214,6 +234,7 @@ try {
     { label: 'category + price_asc / first page (cache off)', value: ratio(byCategoryDirect, firstDirect) },
     { label: 'OFFSET at the deep position / first page (cache off)', value: ratio(offset, firstDirect) },
     ...stock.ratios,
+    ...(imported ? [{ label: 'import / raw COPY (rows/s)', value: imported.ratio, target: 0.5 }] : []),
   ];
   const lines = [
     '',
@@ -226,6 +247,7 @@ try {
       (r) => `| ${r.name} | ${Math.round(r.rps).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${r.errors} |`,
     ),
     '',
+    ...(imported ? [...importFigureLines(imported), ''] : []),
     '| ratio | measured | target |',
     '| --- | ---: | --- |',
     ...targets.map(
@@ -241,10 +263,6 @@ try {
     process.exitCode = 1;
   }
 } finally {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child!.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
-  }
+  await stopChild();
   await server.stop();
 }

@@ -12,6 +12,9 @@ import { productWriteRoutes } from './catalogue/write-routes.ts';
 import { corsOrigins, type Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { healthRoutes } from './health/routes.ts';
+import { importRoutes } from './imports/routes.ts';
+import { hoistNamedSchemas } from './openapi/components.ts';
+import { documentGuards } from './openapi/guards.ts';
 import { problemPlugin } from './http/problem.ts';
 import { rateLimitPlugin } from './http/rate-limit.ts';
 import { responseCachePlugin } from './http/response-cache.ts';
@@ -30,6 +33,7 @@ export interface AppOptions {
         | 'RATE_LIMIT_READS_PER_MINUTE'
         | 'RATE_LIMIT_WRITES_PER_MINUTE'
         | 'BODY_LIMIT_BYTES'
+        | 'IMPORT_MAX_BYTES'
         | 'CORS_ORIGINS'
         | 'TRUST_PROXY'
       >
@@ -100,6 +104,8 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(etag, { weak: true });
   await app.register(responseCachePlugin, { ttlMs: config.RESPONSE_CACHE_TTL_MS });
   await app.register(swagger, {
+    transform: documentGuards,
+    transformObject: hoistNamedSchemas,
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -125,6 +131,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(cataloguePlugin, { database, cursorSecret: config.CURSOR_SECRET });
   await app.register(catalogueRoutes);
   await app.register(productWriteRoutes, { db: database.db });
+  await app.register(importRoutes, { pool: database.pool, maxBytes: config.IMPORT_MAX_BYTES });
   await app.register(stockRoutes, { db: database.db, pool: database.pool });
   await app.register(stockBatchRoutes, { db: database.db, pool: database.pool });
   await app.register(keyRoutes);

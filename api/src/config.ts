@@ -18,6 +18,7 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_READS_PER_MINUTE: Type.Integer({ default: 1_200, minimum: 0, maximum: 10_000_000 }),
   RATE_LIMIT_WRITES_PER_MINUTE: Type.Integer({ default: 300, minimum: 0, maximum: 10_000_000 }),
   BODY_LIMIT_BYTES: Type.Integer({ default: 1_048_576, minimum: 1_024, maximum: 1_073_741_824 }),
+  IMPORT_MAX_BYTES: Type.Integer({ default: 1_073_741_824, minimum: 1_024, maximum: 1_099_511_627_776 }),
   CORS_ORIGINS: Type.String({ default: '' }),
   TRUST_PROXY: Type.String({ default: '', pattern: '^[0-9A-Fa-f:.,/ ]*$' }),
   DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),

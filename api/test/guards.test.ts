@@ -1,3 +1,5 @@
+import { request, type IncomingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp, type App, type AppOptions } from '../src/app.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
@@ -290,6 +292,41 @@ describe('guards', () => {
       });
       expect(small.statusCode).toBe(201);
     });
+
+    it('holds an import body to IMPORT_MAX_BYTES instead, counted as it streams (real HTTP)', async () => {
+      const app = await guardedApp({ BODY_LIMIT_BYTES: 1_024, IMPORT_MAX_BYTES: 4_096 });
+      const key = (await app.keys.create('importer', ['catalog:write'])).secret;
+      const address = await app.listen({ host: '127.0.0.1', port: 0 });
+      const row = (i: number) =>
+        `${JSON.stringify({ sku: `LIMIT-${i}`, slug: `limit-${i}`, name: `Limit ${i}`, category: 'running', price: { amount: 100, currency: 'EUR' } })}\n`;
+      // Chunked, without Content-Length: the limit is found while reading.
+      const send = (rows: number) =>
+        new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
+          const post = request(
+            `${address}/v1/imports/products`,
+            { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' } },
+            (response) => {
+              let body = '';
+              response.setEncoding('utf8');
+              response.on('data', (part: string) => (body += part));
+              response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body }));
+            },
+          );
+          post.on('error', reject);
+          Readable.from(Array.from({ length: rows }, (_, i) => row(i))).pipe(post);
+        });
+      const before = await catalogueChecksum(database);
+      const over = await send(60); // about 7 KB
+      expect(over.status).toBe(413);
+      expect(over.headers['content-type']).toMatch(PROBLEM);
+      expect(over.headers.connection).toBe('close');
+      expect(JSON.parse(over.body)).toMatchObject({ status: 413, detail: 'An import body is at most 4096 bytes.' });
+      expect(await catalogueChecksum(database)).toBe(before);
+      // Over BODY_LIMIT_BYTES, under IMPORT_MAX_BYTES: imported.
+      const under = await send(20); // about 2.4 KB
+      expect(under.status).toBe(200);
+      expect(JSON.parse(under.body)).toMatchObject({ created: 20, rejected: 0 });
+    });
   });
 
   describe('configuration', () => {
@@ -298,6 +335,7 @@ describe('guards', () => {
         RATE_LIMIT_READS_PER_MINUTE: 1_200,
         RATE_LIMIT_WRITES_PER_MINUTE: 300,
         BODY_LIMIT_BYTES: 1_048_576,
+        IMPORT_MAX_BYTES: 1_073_741_824,
         CORS_ORIGINS: '',
       });
     });

@@ -76,6 +76,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/imports/products": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create or update many products from NDJSON or CSV
+         * @description Upserts products by `sku`, streaming: the body may be up to 1073741824 bytes and is written in batches as it arrives. A product that exists takes the row's fields (those the row leaves out keep their value; an unchanged product keeps its version); a new one is created (default status `draft`). Stock is the absolute level: the change is written to the stock ledger. A row that is not a valid product, names an unknown category, repeats an earlier row's sku or slug, or takes another product's slug is rejected with its line and reason, and the rows around it are imported. The answer counts rows created, updated, unchanged and rejected, and lists the first 1000 rejected rows. With `atomic=true`, one rejected row rolls everything back (422 with the report).
+         */
+        post: operations["importProducts"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products/{id}/stock-adjustments": {
         parameters: {
             query?: never;
@@ -263,7 +283,229 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        /** ApiKey */
+        ApiKey: {
+            id: number;
+            name: string;
+            /** @description The public part of the key: safe to show and log. */
+            prefix: string;
+            scopes: ("catalog:write" | "stock:write" | "keys:admin")[];
+            /** Format: date-time */
+            created_at: string;
+            /** @description To the minute. */
+            last_used_at: string | null;
+            revoked_at: string | null;
+        };
+        /** BatchResult */
+        BatchResult: {
+            applied: number;
+            refused: number;
+            /** @description One per item, in request order. */
+            results: {
+                /** @description The item’s position in the request. */
+                index: number;
+                product_id: number;
+                /** @enum {unknown} */
+                status: "applied" | "insufficient_stock" | "not_found";
+                /** @description The stock after the item (applied), or now (refused). */
+                stock: number;
+                movement_id: number | null;
+            }[];
+        };
+        /** Category */
+        Category: {
+            id: number;
+            slug: string;
+            name: string;
+            parent_id: number | null;
+            depth: number;
+            /** @description Active products here and in every descendant. */
+            product_count: number;
+        };
+        /** CategoryList */
+        CategoryList: {
+            /** @description Depth-first: each category follows its parent. */
+            data: components["schemas"]["Category"][];
+        };
+        /** CategoryRef */
+        CategoryRef: {
+            id: number;
+            slug: string;
+            name: string;
+        };
+        /** Image */
+        Image: {
+            url: string;
+            alt: string;
+        };
+        /** ImportRefused */
+        ImportRefused: {
+            /** @description A URI naming the kind of problem. */
+            type: string;
+            title: string;
+            status: number;
+            detail?: string;
+            /** @description The request id, to quote when asking for help. */
+            instance?: string;
+            errors?: {
+                /** @enum {unknown} */
+                in: "query" | "path" | "header" | "body";
+                /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                name: string;
+                detail: string;
+            }[];
+            /** @description On a stock conflict: the stock now. */
+            current_stock?: number;
+            /** @description On a failed precondition: the version now. */
+            current_version?: number;
+            report: components["schemas"]["ImportReport"];
+        };
+        /** ImportReport */
+        ImportReport: {
+            created: number;
+            updated: number;
+            /** @description Rows identical to their product: not written. */
+            unchanged: number;
+            rejected: number;
+            /** @description The rejected rows with the lowest line numbers, in line order. */
+            errors: components["schemas"]["ImportRowError"][];
+            /** @description True when more rows were rejected than `errors` lists. */
+            errors_truncated: boolean;
+        };
+        /** ImportRowError */
+        ImportRowError: {
+            /** @description Line of the row in the body (CSV: the line its record starts on). */
+            line: number;
+            /** @description The row’s sku, when it has a readable one. */
+            sku?: string;
+            reason: string;
+        };
+        /** Money */
+        Money: {
+            /** @description In minor units of the currency (cents for EUR). */
+            amount: number;
+            /** @description ISO 4217 code. */
+            currency: string;
+        };
+        /** MovementPage */
+        MovementPage: {
+            /** @description Newest first. */
+            data: components["schemas"]["StockMovement"][];
+            next_cursor: string | null;
+        };
+        /** NewApiKey */
+        NewApiKey: {
+            id: number;
+            name: string;
+            /** @description The public part of the key: safe to show and log. */
+            prefix: string;
+            scopes: ("catalog:write" | "stock:write" | "keys:admin")[];
+            /** Format: date-time */
+            created_at: string;
+            /** @description To the minute. */
+            last_used_at: string | null;
+            revoked_at: string | null;
+            /** @description The whole key. Shown only in this answer: store it now. */
+            key: string;
+        };
+        /** Problem */
+        Problem: {
+            /** @description A URI naming the kind of problem. */
+            type: string;
+            title: string;
+            status: number;
+            detail?: string;
+            /** @description The request id, to quote when asking for help. */
+            instance?: string;
+            errors?: {
+                /** @enum {unknown} */
+                in: "query" | "path" | "header" | "body";
+                /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
+                name: string;
+                detail: string;
+            }[];
+            /** @description On a stock conflict: the stock now. */
+            current_stock?: number;
+            /** @description On a failed precondition: the version now. */
+            current_version?: number;
+        };
+        /** Product */
+        Product: {
+            id: number;
+            sku: string;
+            slug: string;
+            name: string;
+            description: string;
+            brand: string | null;
+            category: components["schemas"]["CategoryRef"];
+            /** @description From the root category down to the product’s own. */
+            breadcrumbs: components["schemas"]["CategoryRef"][];
+            price: components["schemas"]["Money"];
+            images: components["schemas"]["Image"][];
+            attributes: {
+                [key: string]: string | number | boolean;
+            };
+            stock: number;
+            in_stock: boolean;
+            /** @enum {unknown} */
+            status: "draft" | "active" | "archived";
+            version: number;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** ProductPage */
+        ProductPage: {
+            data: components["schemas"]["ProductSummary"][];
+            next_cursor: string | null;
+            prev_cursor: string | null;
+        };
+        /**
+         * ProductSummary
+         * @description A product as it appears in a list.
+         */
+        ProductSummary: {
+            id: number;
+            sku: string;
+            slug: string;
+            name: string;
+            brand: string | null;
+            category_id: number;
+            price: components["schemas"]["Money"];
+            image: components["schemas"]["Image"] | null;
+            stock: number;
+            in_stock: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        /** StockChange */
+        StockChange: {
+            product_id: number;
+            stock: number;
+            version: number;
+            /** @description Null when the stock was already at that level. */
+            movement: components["schemas"]["StockMovement"] | null;
+        };
+        /** StockMovement */
+        StockMovement: {
+            id: number;
+            delta: number;
+            reason: string;
+            stock_after: number;
+            api_key: {
+                id: number;
+                name: string;
+                prefix: string;
+            } | null;
+            idempotency_key: string | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;
@@ -311,35 +553,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            id: number;
-                            sku: string;
-                            slug: string;
-                            name: string;
-                            brand: string | null;
-                            category_id: number;
-                            /** Money */
-                            price: {
-                                /** @description In minor units of the currency (cents for EUR). */
-                                amount: number;
-                                /** @description ISO 4217 code. */
-                                currency: string;
-                            };
-                            image: {
-                                url: string;
-                                alt: string;
-                            } | null;
-                            stock: number;
-                            in_stock: boolean;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                        }[];
-                        next_cursor: string | null;
-                        prev_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["ProductPage"];
                 };
             };
             /** @description Not modified: the ETag matches If-None-Match. */
@@ -355,26 +569,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not Found */
@@ -383,26 +578,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal Server Error */
@@ -411,26 +599,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -489,49 +658,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: number;
-                        sku: string;
-                        slug: string;
-                        name: string;
-                        description: string;
-                        brand: string | null;
-                        /** CategoryRef */
-                        category: {
-                            id: number;
-                            slug: string;
-                            name: string;
-                        };
-                        /** @description From the root category down to the product’s own. */
-                        breadcrumbs: {
-                            id: number;
-                            slug: string;
-                            name: string;
-                        }[];
-                        /** Money */
-                        price: {
-                            /** @description In minor units of the currency (cents for EUR). */
-                            amount: number;
-                            /** @description ISO 4217 code. */
-                            currency: string;
-                        };
-                        images: {
-                            url: string;
-                            alt: string;
-                        }[];
-                        attributes: {
-                            [key: string]: string | number | boolean;
-                        };
-                        stock: number;
-                        in_stock: boolean;
-                        /** @enum {unknown} */
-                        status: "draft" | "active" | "archived";
-                        version: number;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["Product"];
                 };
             };
             /** @description Bad Request */
@@ -540,26 +667,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unauthorized */
@@ -568,26 +676,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Forbidden */
@@ -596,26 +685,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflict */
@@ -624,26 +694,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload Too Large: the body is over the limit (BODY_LIMIT_BYTES; imports: IMPORT_MAX_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unprocessable Entity */
@@ -652,26 +712,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal Server Error */
@@ -680,26 +733,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -725,49 +759,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: number;
-                        sku: string;
-                        slug: string;
-                        name: string;
-                        description: string;
-                        brand: string | null;
-                        /** CategoryRef */
-                        category: {
-                            id: number;
-                            slug: string;
-                            name: string;
-                        };
-                        /** @description From the root category down to the product’s own. */
-                        breadcrumbs: {
-                            id: number;
-                            slug: string;
-                            name: string;
-                        }[];
-                        /** Money */
-                        price: {
-                            /** @description In minor units of the currency (cents for EUR). */
-                            amount: number;
-                            /** @description ISO 4217 code. */
-                            currency: string;
-                        };
-                        images: {
-                            url: string;
-                            alt: string;
-                        }[];
-                        attributes: {
-                            [key: string]: string | number | boolean;
-                        };
-                        stock: number;
-                        in_stock: boolean;
-                        /** @enum {unknown} */
-                        status: "draft" | "active" | "archived";
-                        version: number;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["Product"];
                 };
             };
             /** @description Not modified: the ETag matches If-None-Match. */
@@ -783,26 +775,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not Found */
@@ -811,26 +784,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal Server Error */
@@ -839,26 +805,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -886,49 +833,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: number;
-                        sku: string;
-                        slug: string;
-                        name: string;
-                        description: string;
-                        brand: string | null;
-                        /** CategoryRef */
-                        category: {
-                            id: number;
-                            slug: string;
-                            name: string;
-                        };
-                        /** @description From the root category down to the product’s own. */
-                        breadcrumbs: {
-                            id: number;
-                            slug: string;
-                            name: string;
-                        }[];
-                        /** Money */
-                        price: {
-                            /** @description In minor units of the currency (cents for EUR). */
-                            amount: number;
-                            /** @description ISO 4217 code. */
-                            currency: string;
-                        };
-                        images: {
-                            url: string;
-                            alt: string;
-                        }[];
-                        attributes: {
-                            [key: string]: string | number | boolean;
-                        };
-                        stock: number;
-                        in_stock: boolean;
-                        /** @enum {unknown} */
-                        status: "draft" | "active" | "archived";
-                        version: number;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["Product"];
                 };
             };
             /** @description Bad Request */
@@ -937,26 +842,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unauthorized */
@@ -965,26 +851,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Forbidden */
@@ -993,26 +860,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not Found */
@@ -1021,26 +869,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Precondition Failed */
@@ -1049,26 +878,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal Server Error */
@@ -1077,26 +899,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1154,49 +957,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: number;
-                        sku: string;
-                        slug: string;
-                        name: string;
-                        description: string;
-                        brand: string | null;
-                        /** CategoryRef */
-                        category: {
-                            id: number;
-                            slug: string;
-                            name: string;
-                        };
-                        /** @description From the root category down to the product’s own. */
-                        breadcrumbs: {
-                            id: number;
-                            slug: string;
-                            name: string;
-                        }[];
-                        /** Money */
-                        price: {
-                            /** @description In minor units of the currency (cents for EUR). */
-                            amount: number;
-                            /** @description ISO 4217 code. */
-                            currency: string;
-                        };
-                        images: {
-                            url: string;
-                            alt: string;
-                        }[];
-                        attributes: {
-                            [key: string]: string | number | boolean;
-                        };
-                        stock: number;
-                        in_stock: boolean;
-                        /** @enum {unknown} */
-                        status: "draft" | "active" | "archived";
-                        version: number;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["Product"];
                 };
             };
             /** @description Bad Request */
@@ -1205,26 +966,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unauthorized */
@@ -1233,26 +975,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Forbidden */
@@ -1261,26 +984,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not Found */
@@ -1289,26 +993,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflict */
@@ -1317,26 +1002,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Precondition Failed */
@@ -1345,26 +1011,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload Too Large: the body is over the limit (BODY_LIMIT_BYTES; imports: IMPORT_MAX_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal Server Error */
@@ -1373,26 +1041,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1415,18 +1064,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description Depth-first: each category follows its parent. */
-                        data: {
-                            id: number;
-                            slug: string;
-                            name: string;
-                            parent_id: number | null;
-                            depth: number;
-                            /** @description Active products here and in every descendant. */
-                            product_count: number;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["CategoryList"];
                 };
             };
             /** @description Not modified: the ETag matches If-None-Match. */
@@ -1436,32 +1074,131 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Internal Server Error */
             500: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    importProducts: {
+        parameters: {
+            query?: {
+                /** @description All or nothing: if any row is rejected, nothing is written and the answer is a 422. */
+                atomic?: boolean;
+            };
+            header?: {
+                /** @description Bearer <API key> with the catalog:write scope. */
+                authorization?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-ndjson": string;
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportReport"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload Too Large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unsupported Media Type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Atomic import refused: at least one row was rejected, and nothing was written. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ImportRefused"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1498,26 +1235,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        product_id: number;
-                        stock: number;
-                        version: number;
-                        /** @description Null when the stock was already at that level. */
-                        movement: {
-                            id: number;
-                            delta: number;
-                            reason: string;
-                            stock_after: number;
-                            api_key: {
-                                id: number;
-                                name: string;
-                                prefix: string;
-                            } | null;
-                            idempotency_key: string | null;
-                            /** Format: date-time */
-                            created_at: string;
-                        } | null;
-                    };
+                    "application/json": components["schemas"]["StockChange"];
                 };
             };
             /** @description Bad Request */
@@ -1526,26 +1244,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unauthorized */
@@ -1554,26 +1253,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Forbidden */
@@ -1582,26 +1262,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not Found */
@@ -1610,26 +1271,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflict */
@@ -1638,26 +1280,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload Too Large: the body is over the limit (BODY_LIMIT_BYTES; imports: IMPORT_MAX_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unprocessable Entity */
@@ -1666,26 +1298,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal Server Error */
@@ -1694,26 +1319,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1752,26 +1358,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        product_id: number;
-                        stock: number;
-                        version: number;
-                        /** @description Null when the stock was already at that level. */
-                        movement: {
-                            id: number;
-                            delta: number;
-                            reason: string;
-                            stock_after: number;
-                            api_key: {
-                                id: number;
-                                name: string;
-                                prefix: string;
-                            } | null;
-                            idempotency_key: string | null;
-                            /** Format: date-time */
-                            created_at: string;
-                        } | null;
-                    };
+                    "application/json": components["schemas"]["StockChange"];
                 };
             };
             /** @description Bad Request */
@@ -1780,26 +1367,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unauthorized */
@@ -1808,26 +1376,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Forbidden */
@@ -1836,26 +1385,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not Found */
@@ -1864,26 +1394,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Precondition Failed */
@@ -1892,26 +1403,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload Too Large: the body is over the limit (BODY_LIMIT_BYTES; imports: IMPORT_MAX_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Precondition Required */
@@ -1920,26 +1421,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal Server Error */
@@ -1948,26 +1442,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1996,24 +1471,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description Newest first. */
-                        data: {
-                            id: number;
-                            delta: number;
-                            reason: string;
-                            stock_after: number;
-                            api_key: {
-                                id: number;
-                                name: string;
-                                prefix: string;
-                            } | null;
-                            idempotency_key: string | null;
-                            /** Format: date-time */
-                            created_at: string;
-                        }[];
-                        next_cursor: string | null;
-                    };
+                    "application/json": components["schemas"]["MovementPage"];
                 };
             };
             /** @description Bad Request */
@@ -2022,26 +1480,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unauthorized */
@@ -2050,26 +1489,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Forbidden */
@@ -2078,26 +1498,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not Found */
@@ -2106,26 +1507,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal Server Error */
@@ -2134,26 +1528,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2195,21 +1570,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        applied: number;
-                        refused: number;
-                        /** @description One per item, in request order. */
-                        results: {
-                            /** @description The item’s position in the request. */
-                            index: number;
-                            product_id: number;
-                            /** @enum {unknown} */
-                            status: "applied" | "insufficient_stock" | "not_found";
-                            /** @description The stock after the item (applied), or now (refused). */
-                            stock: number;
-                            movement_id: number | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["BatchResult"];
                 };
             };
             /** @description Bad Request */
@@ -2218,26 +1579,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unauthorized */
@@ -2246,26 +1588,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Forbidden */
@@ -2274,26 +1597,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Conflict */
@@ -2302,26 +1606,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload Too Large: the body is over the limit (BODY_LIMIT_BYTES; imports: IMPORT_MAX_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unprocessable Entity */
@@ -2330,26 +1624,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal Server Error */
@@ -2358,26 +1645,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2401,18 +1669,7 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        data: {
-                            id: number;
-                            name: string;
-                            /** @description The public part of the key: safe to show and log. */
-                            prefix: string;
-                            scopes: ("catalog:write" | "stock:write" | "keys:admin")[];
-                            /** Format: date-time */
-                            created_at: string;
-                            /** @description To the minute. */
-                            last_used_at: string | null;
-                            revoked_at: string | null;
-                        }[];
+                        data: components["schemas"]["ApiKey"][];
                     };
                 };
             };
@@ -2422,26 +1679,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Forbidden */
@@ -2450,26 +1688,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal Server Error */
@@ -2478,26 +1709,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2527,20 +1739,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: number;
-                        name: string;
-                        /** @description The public part of the key: safe to show and log. */
-                        prefix: string;
-                        scopes: ("catalog:write" | "stock:write" | "keys:admin")[];
-                        /** Format: date-time */
-                        created_at: string;
-                        /** @description To the minute. */
-                        last_used_at: string | null;
-                        revoked_at: string | null;
-                        /** @description The whole key. Shown only in this answer: store it now. */
-                        key: string;
-                    };
+                    "application/json": components["schemas"]["NewApiKey"];
                 };
             };
             /** @description Bad Request */
@@ -2549,26 +1748,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unauthorized */
@@ -2577,26 +1757,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Forbidden */
@@ -2605,26 +1766,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Payload Too Large: the body is over the limit (BODY_LIMIT_BYTES; imports: IMPORT_MAX_BYTES). */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal Server Error */
@@ -2633,26 +1796,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2684,26 +1828,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unauthorized */
@@ -2712,26 +1837,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Forbidden */
@@ -2740,26 +1846,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not Found */
@@ -2768,26 +1855,19 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal Server Error */
@@ -2796,26 +1876,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2846,26 +1907,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Internal Server Error */
@@ -2874,26 +1916,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2925,26 +1948,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2976,26 +1980,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Service Unavailable */
@@ -3004,26 +1989,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": {
-                        /** @description A URI naming the kind of problem. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        detail?: string;
-                        /** @description The request id, to quote when asking for help. */
-                        instance?: string;
-                        errors?: {
-                            /** @enum {unknown} */
-                            in: "query" | "path" | "header" | "body";
-                            /** @description The parameter or field that failed, e.g. `limit` or `price.amount`. */
-                            name: string;
-                            detail: string;
-                        }[];
-                        /** @description On a stock conflict: the stock now. */
-                        current_stock?: number;
-                        /** @description On a failed precondition: the version now. */
-                        current_version?: number;
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
