@@ -31,8 +31,8 @@ export interface ImportBenchOptions {
   apiKey: string;
   databaseUrl: string;
   rows: number;
-  /** The API's process id, to read its peak RSS (Linux); without it, this process's is reported. */
-  apiPid?: number;
+  /** The API's process id, to read its resident memory (Linux /proc). */
+  apiPid: number;
 }
 
 export interface ImportBenchFigures {
@@ -40,6 +40,8 @@ export interface ImportBenchFigures {
   importRowsPerSecond: number;
   copyRowsPerSecond: number;
   ratio: number;
+  /** The API process's resident memory when the import started, and its peak during it. */
+  startRssMb: number;
   peakRssMb: number;
 }
 
@@ -146,14 +148,10 @@ function postFile(url: string, apiKey: string, file: string, size: number): Prom
   });
 }
 
-/** Peak resident memory in MB: of `pid` from /proc (its high-water mark), else of this process. */
-async function peakRssMb(pid?: number): Promise<number> {
-  if (pid !== undefined) {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-    const kb = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
-    if (kb) return Number(kb) / 1024;
-  }
-  return process.resourceUsage().maxRSS / 1024;
+/** Resident memory of `pid` in MB from /proc: now (VmRSS) or its high-water mark (VmHWM). */
+async function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)![1]) / 1024;
 }
 
 export async function benchImport(options: ImportBenchOptions): Promise<ImportBenchFigures> {
@@ -165,13 +163,14 @@ export async function benchImport(options: ImportBenchOptions): Promise<ImportBe
     await writeRows(ndjson, rows, await leafSlugs(url));
     const size = (await stat(ndjson)).size;
 
-    // The peak is the process's since it started; reset it first where Linux allows (clear_refs).
-    if (apiPid !== undefined) await writeFile(`/proc/${apiPid}/clear_refs`, '5').catch(() => undefined);
+    // The peak is the process's since it started: reset it to the current size (proc(5) clear_refs).
+    const startRss = await rssMb(apiPid, 'VmRSS');
+    await writeFile(`/proc/${apiPid}/clear_refs`, '5');
     const importStarted = performance.now();
     const report = await postFile(url, apiKey, ndjson, size);
     const importSeconds = (performance.now() - importStarted) / 1000;
     if (report.created !== rows) throw new Error(`the import created ${String(report.created)} of ${rows} rows`);
-    const peak = await peakRssMb(apiPid);
+    const peak = await rssMb(apiPid, 'VmHWM');
 
     const { rows: categories } = await pool.query<{ id: number; slug: string }>('SELECT id, slug FROM categories');
     const copyFile = join(folder, 'products.copy');
@@ -199,6 +198,7 @@ export async function benchImport(options: ImportBenchOptions): Promise<ImportBe
       importRowsPerSecond,
       copyRowsPerSecond,
       ratio: importRowsPerSecond / copyRowsPerSecond,
+      startRssMb: startRss,
       peakRssMb: peak,
     };
   } finally {
@@ -264,7 +264,7 @@ export async function benchImportOn(
     });
     const { url } = JSON.parse(firstLine) as { url: string };
     log(`Importing ${rows.toLocaleString('en')} products through ${url}, then COPYing them`);
-    return await benchImport({ url, apiKey: key.secret, databaseUrl, rows, apiPid: child.pid });
+    return await benchImport({ url, apiKey: key.secret, databaseUrl, rows, apiPid: child.pid! });
   } finally {
     if (child && child.exitCode === null) {
       const exited = new Promise((resolve) => child!.once('exit', resolve));
@@ -280,7 +280,7 @@ export async function benchImportOn(
 export function importFigureLines(figures: ImportBenchFigures): string[] {
   const format = (n: number) => Math.round(n).toLocaleString('en');
   return [
-    `Import: ${format(figures.rows)} rows; API peak RSS during the import ${format(figures.peakRssMb)} MB.`,
+    `Import: ${format(figures.rows)} rows; the API process's resident memory: ${format(figures.startRssMb)} MB at the start, ${format(figures.peakRssMb)} MB at its peak during the import.`,
     '',
     '| import | rows/s |',
     '| --- | ---: |',
