@@ -441,6 +441,62 @@ describe('product imports', () => {
     });
   });
 
+  describe('Idempotency-Key', () => {
+    const withKey = (key: string) => ({ ...auth(writer), 'idempotency-key': key });
+
+    it('imports once for parallel retries with one key, and every retry answers the same report', async () => {
+      const body = ndjson(Array.from({ length: 300 }, (_, i) => product(`IDEM-${i}`, { stock: 2 })));
+      // More retries than the test pool has connections: they must queue, not starve it.
+      const answers = await Promise.all(Array.from({ length: 8 }, () => post(body, { headers: withKey('import-1') })));
+      for (const answer of answers) expect(answer.statusCode, answer.body).toBe(200);
+      expect(new Set(answers.map((a) => a.body)).size).toBe(1);
+      expect(answers[0]!.json()).toMatchObject({ created: 300, updated: 0, unchanged: 0, rejected: 0 });
+      expect(answers.filter((a) => a.headers['idempotent-replayed'] === 'true')).toHaveLength(7);
+      const { rows } = await database.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM stock_movements m JOIN products p ON p.id = m.product_id WHERE p.sku LIKE 'IDEM-%'`,
+      );
+      expect(rows[0]!.n).toBe(300);
+    });
+
+    it('refuses the key with another body (422) or another mode, writing nothing', async () => {
+      const body = ndjson([product('IDEM-A')]);
+      expect((await post(body, { headers: withKey('import-2') })).statusCode).toBe(200);
+      for (const [payload, query] of [
+        [ndjson([product('IDEM-B')]), ''],
+        [body, '?atomic=true'],
+      ] as const) {
+        const refused = await post(payload, { headers: withKey('import-2'), query });
+        expect(refused.statusCode).toBe(422);
+        expect(refused.json()).toMatchObject({ status: 422, title: 'Idempotency key reused' });
+      }
+      expect(await productBySku('IDEM-B')).toBeUndefined();
+    });
+
+    it('replays an atomic refusal, and does not keep an answer given before the body was read', async () => {
+      const before = await catalogueChecksum(database);
+      const refusedBody = ndjson([product('IDEM-C'), '{broken']);
+      const first = await post(refusedBody, { headers: withKey('import-3'), query: '?atomic=true' });
+      const again = await post(refusedBody, { headers: withKey('import-3'), query: '?atomic=true' });
+      expect(first.statusCode).toBe(422);
+      expect(again.body).toBe(first.body);
+      expect(again.headers['idempotent-replayed']).toBe('true');
+      expect(await catalogueChecksum(database)).toBe(before);
+
+      // A bad CSV header is refused before the body's end: not kept, so the key still works.
+      const header = await post('sku,colour\nX,red\n', { type: 'text/csv', headers: withKey('import-4') });
+      expect(header.statusCode).toBe(400);
+      const retried = await post('sku,colour\nX,red\n', { type: 'text/csv', headers: withKey('import-4') });
+      expect(retried.statusCode).toBe(400);
+      expect(retried.headers['idempotent-replayed']).toBeUndefined();
+    });
+
+    it('refuses a malformed key (400)', async () => {
+      const response = await post(ndjson([product('IDEM-D')]), { headers: withKey('no spaces allowed') });
+      expect(response.statusCode).toBe(400);
+      expect(await productBySku('IDEM-D')).toBeUndefined();
+    });
+  });
+
   describe('concurrent writers', () => {
     it('writes a batch again when another writer creates one of its skus meanwhile: the row updates that product', async () => {
       const categoryId = (await app.catalogue.categories.tree()).bySlug.get('running')!.id;

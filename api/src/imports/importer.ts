@@ -61,79 +61,19 @@ export async function importProducts(
   source: AsyncIterable<Buffer>,
   options: ImportOptions,
 ): Promise<ImportResult> {
-  const { atomic, batchSize = DEFAULT_BATCH_SIZE, batchChars = DEFAULT_BATCH_CHARS } = options;
-  const report = new ReportBuilder();
-  const decoder = decoderFor(options.format);
+  return withConnection(pool, (client) => importOn(client, source, options));
+}
+
+/**
+ * Runs `work` on one pooled connection. On failure the connection is rolled back and its session
+ * tables dropped; one that cannot even roll back is discarded rather than pooled.
+ */
+export async function withConnection<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken = false;
   try {
-    const staging = await Staging.open(client, options.apiKeyId);
-    if (atomic) await client.query('BEGIN');
-    let tree = await options.categories();
-    let batch = new Batch();
-    let writing: Promise<void> | undefined;
-    let rows = 0;
-
-    const accept = (candidate: Candidate) => {
-      rows += 1;
-      if ('reason' in candidate) return report.reject(candidate);
-      const category = tree.bySlug.get(candidate.product.category);
-      if (!category) {
-        return report.reject({
-          line: candidate.line,
-          sku: candidate.product.sku,
-          reason: `category: no category with slug '${candidate.product.category}'`,
-        });
-      }
-      batch.add(candidate.line, candidate.product, category.id);
-    };
-
-    /** Waits for the batch being written, then starts writing the one collected. */
-    const flush = async () => {
-      await writing;
-      const rowsOfBatch = batch;
-      batch = new Batch();
-      if (rowsOfBatch.size > 0) {
-        writing = writeBatch(staging, rowsOfBatch, atomic, options.onBatchError).then((outcome) =>
-          record(report, outcome),
-        );
-        // Observed now, so a failure while the next chunk is awaited is not an unhandled
-        // rejection; it is thrown where `writing` is next awaited.
-        writing.catch(() => undefined);
-      }
-      tree = await options.categories();
-    };
-
-    try {
-      for await (const chunk of source) {
-        for (const candidate of decoder.push(chunk)) {
-          accept(candidate);
-          if (batch.full(batchSize, batchChars)) await flush();
-        }
-        options.onProgress?.(rows);
-        // A body already buffered is read through promises alone, which would keep the event loop
-        // from the database's answers until the whole next batch is parsed: the write would wait
-        // for the parse instead of running beside it. Let I/O in between chunks.
-        await yieldToIo();
-      }
-      for (const candidate of decoder.end()) {
-        accept(candidate);
-        if (batch.full(batchSize, batchChars)) await flush();
-      }
-      await flush();
-      await writing;
-    } catch (error) {
-      // Let the batch in flight finish before the connection is rolled back and reused.
-      await writing?.catch(() => undefined);
-      throw error;
-    }
-
-    const committed = !atomic || report.rejected === 0;
-    if (atomic) await client.query(committed ? 'COMMIT' : 'ROLLBACK');
-    await staging.close();
-    return { report: report.build(), committed };
+    return await work(client);
   } catch (error) {
-    // A connection that cannot even roll back is discarded rather than pooled.
     broken = !(await client
       .query('ROLLBACK')
       .then(() => client.query(DROP_TABLES))
@@ -145,6 +85,82 @@ export async function importProducts(
   } finally {
     client.release(broken);
   }
+}
+
+/** importProducts on a connection the caller holds (and cleans up after a failure: withConnection). */
+export async function importOn(
+  client: pg.PoolClient,
+  source: AsyncIterable<Buffer>,
+  options: ImportOptions,
+): Promise<ImportResult> {
+  const { atomic, batchSize = DEFAULT_BATCH_SIZE, batchChars = DEFAULT_BATCH_CHARS } = options;
+  const report = new ReportBuilder();
+  const decoder = decoderFor(options.format);
+  const staging = await Staging.open(client, options.apiKeyId);
+  if (atomic) await client.query('BEGIN');
+  let tree = await options.categories();
+  let batch = new Batch();
+  let writing: Promise<void> | undefined;
+  let rows = 0;
+
+  const accept = (candidate: Candidate) => {
+    rows += 1;
+    if ('reason' in candidate) return report.reject(candidate);
+    const category = tree.bySlug.get(candidate.product.category);
+    if (!category) {
+      return report.reject({
+        line: candidate.line,
+        sku: candidate.product.sku,
+        reason: `category: no category with slug '${candidate.product.category}'`,
+      });
+    }
+    batch.add(candidate.line, candidate.product, category.id);
+  };
+
+  /** Waits for the batch being written, then starts writing the one collected. */
+  const flush = async () => {
+    await writing;
+    const rowsOfBatch = batch;
+    batch = new Batch();
+    if (rowsOfBatch.size > 0) {
+      writing = writeBatch(staging, rowsOfBatch, atomic, options.onBatchError).then((outcome) =>
+        record(report, outcome),
+      );
+      // Observed now, so a failure while the next chunk is awaited is not an unhandled
+      // rejection; it is thrown where `writing` is next awaited.
+      writing.catch(() => undefined);
+    }
+    tree = await options.categories();
+  };
+
+  try {
+    for await (const chunk of source) {
+      for (const candidate of decoder.push(chunk)) {
+        accept(candidate);
+        if (batch.full(batchSize, batchChars)) await flush();
+      }
+      options.onProgress?.(rows);
+      // A body already buffered is read through promises alone, which would keep the event loop
+      // from the database's answers until the whole next batch is parsed: the write would wait
+      // for the parse instead of running beside it. Let I/O in between chunks.
+      await yieldToIo();
+    }
+    for (const candidate of decoder.end()) {
+      accept(candidate);
+      if (batch.full(batchSize, batchChars)) await flush();
+    }
+    await flush();
+    await writing;
+  } catch (error) {
+    // Let the batch in flight finish before the connection is rolled back and reused.
+    await writing?.catch(() => undefined);
+    throw error;
+  }
+
+  const committed = !atomic || report.rejected === 0;
+  if (atomic) await client.query(committed ? 'COMMIT' : 'ROLLBACK');
+  await staging.close();
+  return { report: report.build(), committed };
 }
 
 function record(report: ReportBuilder, outcome: BatchOutcome): void {

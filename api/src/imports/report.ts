@@ -32,7 +32,16 @@ export const ImportReport = Type.Object(
 );
 
 /** A refused all-or-nothing import (422): the problem, and the report of what would have happened. */
-export const ImportRefused = Type.Object({ ...Problem.properties, report: ImportReport }, { title: 'ImportRefused' });
+export const ImportRefused = Type.Object(
+  {
+    ...Problem.properties,
+    report: Type.Optional({
+      ...ImportReport,
+      description: 'What the import would have done (absent when the Idempotency-Key was reused).',
+    }),
+  },
+  { title: 'ImportRefused' },
+);
 
 export type ImportReport = Static<typeof ImportReport>;
 export type ImportRowError = Static<typeof ImportRowError>;

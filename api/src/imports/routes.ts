@@ -5,7 +5,9 @@ import type pg from 'pg';
 import { Type } from 'typebox';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
-import { importProducts, limitBytes, tooLarge } from './importer.ts';
+import { idempotencyKey } from '../http/idempotency.ts';
+import { importOnce, OneAtATime, type ImportAnswer } from './idempotent.ts';
+import { importOn, limitBytes, tooLarge, withConnection } from './importer.ts';
 import { ImportRefused, ImportReport, MAX_LISTED_ERRORS } from './report.ts';
 import { CSV_COLUMNS, type ImportFormat } from './rows.ts';
 
@@ -66,6 +68,7 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRoutesOptions> = asyn
   app,
   { pool, maxBytes = DEFAULT_IMPORT_MAX_BYTES },
 ) => {
+  const sameKey = new OneAtATime();
   const bodies = new WeakMap<FastifyRequest, { stream: Readable; format: ImportFormat }>();
 
   // Only this plugin's route sees these parsers (encapsulation): the rest of the API keeps the
@@ -99,6 +102,12 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRoutesOptions> = asyn
         description: `Upserts products by \`sku\`, streaming: the body may be up to ${maxBytes} bytes and is written in batches as it arrives. A product that exists takes the row's fields (those the row leaves out keep their value; an unchanged product keeps its version); a new one is created (default status \`draft\`). Stock is the absolute level: the change is written to the stock ledger. A row that is not a valid product, names an unknown category, repeats an earlier row's sku or slug, or takes another product's slug is rejected with its line and reason, and the rows around it are imported. The answer counts rows created, updated, unchanged and rejected, and lists the first ${MAX_LISTED_ERRORS} rejected rows. With \`atomic=true\`, one rejected row rolls everything back (422 with the report).`,
         headers: Type.Object({
           authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the catalog:write scope.' })),
+          'idempotency-key': Type.Optional(
+            Type.String({
+              description:
+                'Makes a retry answer the same and change nothing more: the report (or the atomic 422) is kept with the body’s SHA-256 for at least 24 hours; the same key with another body is a 422.',
+            }),
+          ),
         }),
         querystring: ImportQuery,
         body: ImportBody,
@@ -106,7 +115,8 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRoutesOptions> = asyn
           200: ImportReport,
           ...problemResponses(400, 401, 403, 413, 415),
           422: {
-            description: 'Atomic import refused: at least one row was rejected, and nothing was written.',
+            description:
+              'Atomic import refused: at least one row was rejected, and nothing was written (the problem carries the report). Or an Idempotency-Key reused with another body.',
             content: { [PROBLEM_CONTENT_TYPE]: { schema: ImportRefused } },
           },
         },
@@ -116,33 +126,51 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRoutesOptions> = asyn
       const body = bodies.get(request);
       if (!body) throw unsupported();
       if (Number(request.headers['content-length']) > maxBytes) throw tooLarge(maxBytes);
+      const key = idempotencyKey(request);
       const atomic = request.query.atomic ?? false;
-      let result;
-      try {
-        result = await importProducts(pool, limitBytes(body.stream, maxBytes), {
-          format: body.format,
-          atomic,
-          apiKeyId: request.apiKey!.id,
-          categories: () => app.catalogue.categories.tree(),
-          onBatchError: (error) => request.log.warn({ err: error }, 'import batch rejected'),
-        });
-      } catch (error) {
-        // The client went away mid-body: nobody is left to answer, and it is not a server fault.
-        if (request.raw.destroyed && !(error instanceof HttpProblem)) {
-          throw new HttpProblem(400, 'body-incomplete', 'Body incomplete', 'The request body ended before its end.');
+      const run = async (client: pg.PoolClient, stream: AsyncIterable<Buffer>): Promise<ImportAnswer> => {
+        let result;
+        try {
+          result = await importOn(client, stream, {
+            format: body.format,
+            atomic,
+            apiKeyId: request.apiKey!.id,
+            categories: () => app.catalogue.categories.tree(),
+            onBatchError: (error) => request.log.warn({ err: error }, 'import batch rejected'),
+          });
+        } catch (error) {
+          // The client went away mid-body: nobody is left to answer, and it is not a server fault.
+          if (request.raw.destroyed && !(error instanceof HttpProblem)) {
+            throw new HttpProblem(400, 'body-incomplete', 'Body incomplete', 'The request body ended before its end.');
+          }
+          throw error;
         }
-        throw error;
-      }
-      const { report } = result;
-      if (!result.committed) {
+        const { report } = result;
+        if (result.committed) return { status: 200, body: report };
         const detail = `${report.rejected} rows were rejected; nothing was written.`;
         const problem = toProblem(new HttpProblem(422, 'import-rejected', 'Import rejected', detail), request);
+        return { status: 422, body: { ...problem, report } };
+      };
+      const source = limitBytes(body.stream, maxBytes);
+      const fingerprint = `POST /v1/imports/products ${body.format} atomic=${atomic}`;
+      const apiKeyId = request.apiKey!.id;
+      const answer =
+        key === undefined
+          ? await withConnection(pool, async (client) => ({ ...(await run(client, source)), replayed: false }))
+          : await sameKey.run(`${apiKeyId} ${key}`, () =>
+              withConnection(pool, (client) =>
+                importOnce(client, apiKeyId, key, fingerprint, source, (stream) => run(client, stream)),
+              ),
+            );
+      if (answer.replayed) reply.header('idempotent-replayed', 'true');
+      if (answer.status !== 200) {
+        // Only the atomic refusal (422) is an answer rather than a thrown problem.
         return reply
-          .code(422)
+          .code(answer.status as 422)
           .type(PROBLEM_CONTENT_TYPE)
-          .send({ ...problem, report } as never);
+          .send(answer.body as never);
       }
-      return report;
+      return answer.body as ImportReport;
     },
   );
 };

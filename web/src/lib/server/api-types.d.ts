@@ -359,19 +359,21 @@ export interface components {
             current_stock?: number;
             /** @description On a failed precondition: the version now. */
             current_version?: number;
-            report: components["schemas"]["ImportReport"];
-        };
-        /** ImportReport */
-        ImportReport: {
-            created: number;
-            updated: number;
-            /** @description Rows identical to their product: not written. */
-            unchanged: number;
-            rejected: number;
-            /** @description The rejected rows with the lowest line numbers, in line order. */
-            errors: components["schemas"]["ImportRowError"][];
-            /** @description True when more rows were rejected than `errors` lists. */
-            errors_truncated: boolean;
+            /**
+             * ImportReport
+             * @description What the import would have done (absent when the Idempotency-Key was reused).
+             */
+            report?: {
+                created: number;
+                updated: number;
+                /** @description Rows identical to their product: not written. */
+                unchanged: number;
+                rejected: number;
+                /** @description The rejected rows with the lowest line numbers, in line order. */
+                errors: components["schemas"]["ImportRowError"][];
+                /** @description True when more rows were rejected than `errors` lists. */
+                errors_truncated: boolean;
+            };
         };
         /** ImportRowError */
         ImportRowError: {
@@ -1106,6 +1108,8 @@ export interface operations {
             header?: {
                 /** @description Bearer <API key> with the catalog:write scope. */
                 authorization?: string;
+                /** @description Makes a retry answer the same and change nothing more: the report (or the atomic 422) is kept with the body’s SHA-256 for at least 24 hours; the same key with another body is a 422. */
+                "idempotency-key"?: string;
             };
             path?: never;
             cookie?: never;
@@ -1123,7 +1127,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ImportReport"];
+                    "application/json": {
+                        created: number;
+                        updated: number;
+                        /** @description Rows identical to their product: not written. */
+                        unchanged: number;
+                        rejected: number;
+                        /** @description The rejected rows with the lowest line numbers, in line order. */
+                        errors: components["schemas"]["ImportRowError"][];
+                        /** @description True when more rows were rejected than `errors` lists. */
+                        errors_truncated: boolean;
+                    };
                 };
             };
             /** @description Bad Request */
@@ -1171,7 +1185,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Atomic import refused: at least one row was rejected, and nothing was written. */
+            /** @description Atomic import refused: at least one row was rejected, and nothing was written (the problem carries the report). Or an Idempotency-Key reused with another body. */
             422: {
                 headers: {
                     [name: string]: unknown;
