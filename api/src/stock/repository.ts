@@ -32,7 +32,8 @@ type MovementRow = {
 };
 
 /** Applies a delta if the stock stays at or above zero, and writes its ledger row, in one statement. */
-const ADJUST_SQL = `
+/** The stock adjustment, one statement (the bench's raw ceiling sends it too). */
+export const ADJUST_SQL = `
   WITH changed AS (
     UPDATE products SET stock = stock + $2::int
     WHERE id = $1::bigint AND stock + $2::int >= 0
