@@ -13,6 +13,7 @@ import { corsOrigins, type Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { healthRoutes } from './health/routes.ts';
 import { importRoutes } from './imports/routes.ts';
+import { searchRoutes } from './search/routes.ts';
 import { hoistNamedSchemas } from './openapi/components.ts';
 import { documentGuards } from './openapi/guards.ts';
 import { problemPlugin } from './http/problem.ts';
@@ -131,6 +132,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(cataloguePlugin, { database, cursorSecret: config.CURSOR_SECRET });
   await app.register(catalogueRoutes);
   await app.register(productWriteRoutes, { db: database.db });
+  await app.register(searchRoutes, { pool: database.pool });
   await app.register(importRoutes, { pool: database.pool, maxBytes: config.IMPORT_MAX_BYTES });
   await app.register(stockRoutes, { db: database.db, pool: database.pool });
   await app.register(stockBatchRoutes, { db: database.db, pool: database.pool });

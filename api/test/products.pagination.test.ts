@@ -99,7 +99,7 @@ describe('GET /v1/products keyset pagination (property)', () => {
     });
 
   async function load(rows: ProductSpec[]) {
-    await database.db.execute(sql`TRUNCATE products, stock_movements RESTART IDENTITY`);
+    await database.db.execute(sql`TRUNCATE products, product_search, stock_movements RESTART IDENTITY`);
     await insertProducts(database, rows.map(toRow));
   }
 

@@ -68,7 +68,9 @@ export async function seedCatalogue(pool: pg.Pool, options: SeedOptions): Promis
     throw error;
   }
   client.release();
-  await pool.query('ANALYZE products, categories');
+  await pool.query('ANALYZE products, categories, product_search');
+  // The words search corrects typos against (migrations/0005).
+  await pool.query('REFRESH MATERIALIZED VIEW search_words');
   return { categories: categories.length, products: options.products, ms: Math.round(performance.now() - started) };
 }
 
@@ -87,14 +89,14 @@ async function insertCategories(client: pg.PoolClient, categories: SeedCategory[
 }
 
 /**
- * Drops the products indexes that no constraint owns (the primary key stays) and returns their
+ * Drops the indexes of products (and of its search rows) that no constraint owns (the primary keys stay) and returns their
  * definitions as PostgreSQL reports them, so they are rebuilt exactly as the migrations made them.
  */
 async function dropSecondaryIndexes(client: pg.PoolClient): Promise<string[]> {
   const { rows } = await client.query<{ name: string; definition: string }>(
     `SELECT format('%I.%I', schemaname, indexname) AS name, indexdef AS definition
        FROM pg_indexes
-      WHERE schemaname = current_schema() AND tablename = 'products'
+      WHERE schemaname = current_schema() AND tablename IN ('products', 'product_search')
         AND NOT EXISTS (
           SELECT 1 FROM pg_constraint WHERE conindid = format('%I.%I', schemaname, indexname)::regclass
         )

@@ -76,6 +76,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search active products, with facet counts
+         * @description Relevance first: products with every word in their name, brand or category, then whole-word matches, then by weight (name > brand > category > description). Accents are ignored, the last word matches as a prefix, and a mistyped word is corrected. With no product having every word, products with some of them (`query.relaxed`). Up to 5,000 matches, total and facet counts are exact; beyond, estimates (`total.exact`, `facets.exact`).
+         */
+        get: operations["searchProducts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/imports/products": {
         parameters: {
             query?: never;
@@ -483,6 +503,82 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        /** SearchHit */
+        SearchHit: {
+            id: number;
+            sku: string;
+            slug: string;
+            name: string;
+            brand: string | null;
+            category_id: number;
+            price: components["schemas"]["Money"];
+            image: components["schemas"]["Image"] | null;
+            stock: number;
+            in_stock: boolean;
+            highlight: {
+                /** @description The name as HTML (escaped), the matched words in `<mark>`. */
+                name: string;
+            };
+        };
+        /** SearchResults */
+        SearchResults: {
+            /**
+             * @description The engine that answered.
+             * @enum {string}
+             */
+            engine: "postgres";
+            /** @description How fresh the index is. */
+            freshness: {
+                /** @description How far the index is behind the database: 0 for PostgreSQL, which searches committed data. */
+                lag_ms: number;
+            };
+            query: {
+                q: string;
+                /** @description The words searched for, after corrections. */
+                words: string[];
+                /** @description A mistyped word was replaced by the nearest catalogue word. */
+                corrected: boolean;
+                /** @description No product had every word: these have some of them. */
+                relaxed: boolean;
+            };
+            hits: components["schemas"]["SearchHit"][];
+            page: number;
+            limit: number;
+            total: {
+                value: number;
+                /** @description False: an estimate (more than 5,000 matches). */
+                exact: boolean;
+            };
+            /** @description Pages reachable: relevance pages stop at 1000 hits. */
+            total_pages: number;
+            /** @description Counts over the hits the filters keep. */
+            facets: {
+                /** @description False: counted over the first 5,000 matches and scaled (estimates). */
+                exact: boolean;
+                /** @description The categories one level below the chosen one (or the departments). */
+                category: {
+                    slug: string;
+                    name: string;
+                    count: number;
+                }[];
+                /** @description The 20 brands with the most hits. */
+                brand: {
+                    name: string;
+                    count: number;
+                }[];
+                price: {
+                    /** @description Inclusive, minor units. */
+                    min: number;
+                    /** @description Exclusive; null: no upper bound. */
+                    max: number | null;
+                    count: number;
+                }[];
+                availability: {
+                    in_stock: number;
+                    out_of_stock: number;
+                };
+            };
         };
         /** StockChange */
         StockChange: {
@@ -1075,6 +1171,71 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    searchProducts: {
+        parameters: {
+            query?: {
+                /** @description What to search for. Words are matched in names, brands, categories and descriptions (in that order of weight), accents ignored; the last word as a prefix; a mistyped word is corrected to the nearest catalogue word. Empty: every product the filters keep. */
+                q?: string;
+                /** @description A category slug; its descendants are included. */
+                category?: string;
+                /** @description One or more brands (repeat the parameter). */
+                brand?: string[];
+                /** @description Minor units, inclusive. */
+                min_price?: number;
+                /** @description Minor units, inclusive. */
+                max_price?: number;
+                in_stock?: boolean;
+                page?: number;
+                /** @description Hits per page. */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchResults"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
             };
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {

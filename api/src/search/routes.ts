@@ -1,0 +1,190 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type pg from 'pg';
+import { Type } from 'typebox';
+import { Image, MAX_PRICE, Money, Slug } from '../catalogue/schemas.ts';
+import { invalidParam } from '../http/problem.ts';
+import { problemResponses } from '../http/responses.ts';
+import { bucketOf, categoryFacets, MAX_TOTAL_HITS, PgSearch, PRICE_BOUNDS } from './pg-engine.ts';
+
+const SearchQuery = Type.Object(
+  {
+    q: Type.Optional(
+      Type.String({
+        maxLength: 10_000,
+        default: '',
+        description:
+          'What to search for. Words are matched in names, brands, categories and descriptions (in that order of weight), accents ignored; the last word as a prefix; a mistyped word is corrected to the nearest catalogue word. Empty: every product the filters keep.',
+      }),
+    ),
+    category: Type.Optional({ ...Slug, description: 'A category slug; its descendants are included.' }),
+    brand: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }), {
+        minItems: 1,
+        maxItems: 20,
+        description: 'One or more brands (repeat the parameter).',
+      }),
+    ),
+    min_price: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_PRICE, description: 'Minor units, inclusive.' })),
+    max_price: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_PRICE, description: 'Minor units, inclusive.' })),
+    in_stock: Type.Optional(Type.Boolean()),
+    page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 24, description: 'Hits per page.' })),
+  },
+  { additionalProperties: false },
+);
+
+const SearchHit = Type.Object(
+  {
+    id: Type.Integer(),
+    sku: Type.String(),
+    slug: Type.String(),
+    name: Type.String(),
+    brand: Type.Union([Type.String(), Type.Null()]),
+    category_id: Type.Integer(),
+    price: Money,
+    image: Type.Union([Image, Type.Null()]),
+    stock: Type.Integer({ minimum: 0 }),
+    in_stock: Type.Boolean(),
+    highlight: Type.Object({
+      name: Type.String({ description: 'The name as HTML (escaped), the matched words in `<mark>`.' }),
+    }),
+  },
+  { title: 'SearchHit' },
+);
+
+const FacetCount = Type.Integer({ minimum: 0 });
+
+const SearchResults = Type.Object(
+  {
+    engine: Type.Literal('postgres', { description: 'The engine that answered.' }),
+    freshness: Type.Object(
+      {
+        lag_ms: Type.Integer({
+          minimum: 0,
+          description: 'How far the index is behind the database: 0 for PostgreSQL, which searches committed data.',
+        }),
+      },
+      { description: 'How fresh the index is.' },
+    ),
+    query: Type.Object({
+      q: Type.String(),
+      words: Type.Array(Type.String(), { description: 'The words searched for, after corrections.' }),
+      corrected: Type.Boolean({ description: 'A mistyped word was replaced by the nearest catalogue word.' }),
+      relaxed: Type.Boolean({ description: 'No product had every word: these have some of them.' }),
+    }),
+    hits: Type.Array(SearchHit),
+    page: Type.Integer({ minimum: 1 }),
+    limit: Type.Integer({ minimum: 1 }),
+    total: Type.Object({
+      value: Type.Integer({ minimum: 0 }),
+      exact: Type.Boolean({ description: 'False: an estimate (more than 5,000 matches).' }),
+    }),
+    total_pages: Type.Integer({
+      minimum: 0,
+      description: `Pages reachable: relevance pages stop at ${MAX_TOTAL_HITS} hits.`,
+    }),
+    facets: Type.Object(
+      {
+        exact: Type.Boolean({ description: 'False: counted over the first 5,000 matches and scaled (estimates).' }),
+        category: Type.Array(Type.Object({ slug: Type.String(), name: Type.String(), count: FacetCount }), {
+          description: 'The categories one level below the chosen one (or the departments).',
+        }),
+        brand: Type.Array(Type.Object({ name: Type.String(), count: FacetCount }), {
+          description: 'The 20 brands with the most hits.',
+        }),
+        price: Type.Array(
+          Type.Object({
+            min: Type.Integer({ description: 'Inclusive, minor units.' }),
+            max: Type.Union([Type.Integer(), Type.Null()], { description: 'Exclusive; null: no upper bound.' }),
+            count: FacetCount,
+          }),
+        ),
+        availability: Type.Object({ in_stock: FacetCount, out_of_stock: FacetCount }),
+      },
+      { description: 'Counts over the hits the filters keep.' },
+    ),
+  },
+  { title: 'SearchResults' },
+);
+
+const WORDS_REFRESH_MS = 10 * 60_000;
+
+/** `GET /v1/search`: full-text search with facets (PostgreSQL engine; see pg-engine.ts). */
+export const searchRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async (app, { pool }) => {
+  const engine = new PgSearch(pool);
+  // The words typos are corrected against follow the catalogue every few minutes (and after a
+  // seed): a word new since then is found exactly, only not yet as a correction.
+  const refresh = setInterval(() => {
+    engine.refreshWords().catch((error: unknown) => app.log.warn({ err: error }, 'search words refresh failed'));
+  }, WORDS_REFRESH_MS);
+  refresh.unref();
+  app.addHook('onClose', async () => clearInterval(refresh));
+
+  app.get(
+    '/v1/search',
+    {
+      schema: {
+        operationId: 'searchProducts',
+        tags: ['catalogue'],
+        summary: 'Search active products, with facet counts',
+        description:
+          'Relevance first: products with every word in their name, brand or category, then whole-word matches, then by weight (name > brand > category > description). Accents are ignored, the last word matches as a prefix, and a mistyped word is corrected. With no product having every word, products with some of them (`query.relaxed`). Up to 5,000 matches, total and facet counts are exact; beyond, estimates (`total.exact`, `facets.exact`).',
+        querystring: SearchQuery,
+        response: { 200: SearchResults, ...problemResponses(400) },
+      },
+    },
+    async (request) => {
+      const query = request.query;
+      const page = query.page ?? 1;
+      const limit = query.limit ?? 24;
+      if ((page - 1) * limit >= MAX_TOTAL_HITS) {
+        throw invalidParam({
+          in: 'query',
+          name: 'page',
+          detail: `relevance pages reach the first ${MAX_TOTAL_HITS} hits: at most page ${Math.ceil(MAX_TOTAL_HITS / limit)} with limit ${limit}`,
+        });
+      }
+      const tree = await app.catalogue.categories.tree();
+      const category = query.category === undefined ? undefined : tree.bySlug.get(query.category);
+      if (query.category !== undefined && !category) {
+        throw invalidParam({ in: 'query', name: 'category', detail: `no category with slug '${query.category}'` });
+      }
+      const result = await engine.search({
+        q: query.q ?? '',
+        category: category?.id,
+        brands: query.brand,
+        minPrice: query.min_price,
+        maxPrice: query.max_price,
+        inStock: query.in_stock,
+        page,
+        limit,
+      });
+      const count = (key: string) => result.facets.get(key) ?? 0;
+      const brands = [...result.facets]
+        .filter(([key]) => key.startsWith('b:'))
+        .map(([key, n]) => ({ name: key.slice(2), count: n }))
+        .sort((a, b) => b.count - a.count || a.name.localeCompare(b.name))
+        .slice(0, 20);
+      const bounds = [0, ...PRICE_BOUNDS];
+      return {
+        engine: 'postgres' as const,
+        freshness: { lag_ms: 0 },
+        query: { q: query.q ?? '', words: result.words, corrected: result.corrected, relaxed: result.relaxed },
+        hits: result.hits,
+        page,
+        limit,
+        total: { value: result.total, exact: result.totalExact },
+        total_pages: Math.ceil(Math.min(result.total, MAX_TOTAL_HITS) / limit),
+        facets: {
+          exact: result.totalExact,
+          category: categoryFacets(result.facets, tree, category?.id),
+          brand: brands,
+          price: bounds
+            .map((min, bucket) => ({ min, max: PRICE_BOUNDS[bucket] ?? null, count: count(`p:${bucketOf(min)}`) }))
+            .filter((facet) => facet.count > 0),
+          availability: { in_stock: count('s:1'), out_of_stock: count('s:0') },
+        },
+      };
+    },
+  );
+};

@@ -1,0 +1,226 @@
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.ts';
+import type { Database } from '../src/db/database.ts';
+import { seedCatalogue } from '../src/seed/load.ts';
+import { testApp, testDatabase } from './support/database.ts';
+
+interface Planted {
+  sku: string;
+  name: string;
+  brand: string;
+  category: string;
+  description: string;
+}
+
+/** Products with words of their own, planted in a generated catalogue, each found by its queries. */
+const PLANTED: (Planted & { queries: string[] })[] = [
+  {
+    sku: 'PL-1',
+    name: 'Cafetière à piston Zyphlor',
+    brand: 'Quillbay',
+    category: 'coffee-machines',
+    description: 'Verre borosilicate, filtre inox.',
+    queries: ['cafetière zyphlor', 'cafetiere zyphlor', 'zyphlr', 'zyp', 'quillbay cafetiere', 'zyphlro piston'],
+  },
+  {
+    sku: 'PL-2',
+    name: 'Bouilloire électrique Vantrelle',
+    brand: 'Maréchal',
+    category: 'kettles',
+    description: 'Arrêt automatique, 1,7 litre.',
+    queries: ['vantrelle', 'bouilloire electrique vantrelle', 'vantrele', 'marechal bouilloire', 'van'],
+  },
+  {
+    sku: 'PL-3',
+    name: 'Crème hydratante Solvéa',
+    brand: 'Lumière',
+    category: 'moisturisers',
+    description: 'Peaux sèches, sans parfum.',
+    queries: ['solvea', 'creme hydratante solvea', 'solvae', 'lumiere moisturisers', 'sol creme'],
+  },
+  {
+    sku: 'PL-4',
+    name: 'Brixolt insulated bottle',
+    brand: 'Nordvik',
+    category: 'hiking-backpacks',
+    description: 'Keeps drinks cold for a day on the trail.',
+    queries: ['brixolt', 'brixolt bottle', 'brixlot', 'nordvik hiking', 'bri'],
+  },
+  {
+    sku: 'PL-5',
+    name: 'Trekmora 40 litre daypack',
+    brand: 'Altitude',
+    category: 'hiking-backpacks',
+    description: 'Rain cover and hip belt.',
+    queries: ['trekmora', 'trekmora daypack', 'tremkora', 'altitude trekmora backpacks', 'trek'],
+  },
+  {
+    sku: 'PL-6',
+    name: 'Serenova cork yoga mat',
+    brand: 'Asanaya',
+    category: 'yoga-mats',
+    description: 'Natural cork, non-slip.',
+    queries: ['serenova', 'serenova yoga mat', 'serenvoa', 'asanaya yoga', 'seren'],
+  },
+  {
+    sku: 'PL-7',
+    name: 'Sonavix wireless headphones',
+    brand: 'Aurelion',
+    category: 'headphones',
+    description: 'Noise cancelling, 30 hours.',
+    queries: ['sonavix', 'sonavix headphones', 'sonavics', 'aurelion headphones', 'sona'],
+  },
+  {
+    sku: 'PL-8',
+    name: 'Chronexa pruning shears',
+    brand: 'Tempora',
+    category: 'pruning-tools',
+    description: 'Bypass blades for green wood.',
+    queries: ['chronexa', 'chronexa shears', 'chronxea', 'tempora pruning', 'chr shears'],
+  },
+];
+
+describe('search (PostgreSQL engine)', () => {
+  let database: Database;
+  let app: App;
+
+  beforeAll(async () => {
+    database = await testDatabase();
+    await seedCatalogue(database.pool, { products: 3_000, seed: 7 });
+    app = await testApp(database);
+    const key = (await app.keys.create('search', ['catalog:write'])).secret;
+    for (const product of PLANTED) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/products',
+        headers: { authorization: `Bearer ${key}` },
+        payload: {
+          sku: product.sku,
+          slug: product.sku.toLowerCase(),
+          name: product.name,
+          brand: product.brand,
+          category: product.category,
+          description: product.description,
+          price: { amount: 4_500, currency: 'EUR' },
+          status: 'active',
+          stock: 4,
+        },
+      });
+      expect(response.statusCode, response.body).toBe(201);
+    }
+    await database.pool.query('REFRESH MATERIALIZED VIEW search_words');
+  });
+
+  const search = (query: string) => app.inject({ url: `/v1/search?${query}` });
+
+  it(`finds each planted product in the first 3 hits for at least 95% of ${PLANTED.flatMap((p) => p.queries).length} queries (exact, typos, accents, prefixes, several words, brand and category)`, async () => {
+    const misses: string[] = [];
+    let total = 0;
+    for (const product of PLANTED) {
+      for (const q of product.queries) {
+        total += 1;
+        const response = await search(`q=${encodeURIComponent(q)}&limit=3`);
+        expect(response.statusCode, q).toBe(200);
+        const skus = response.json().hits.map((h: { sku: string }) => h.sku);
+        if (!skus.includes(product.sku)) misses.push(`${q} → ${skus.join(', ') || 'nothing'}`);
+      }
+    }
+    expect(total).toBeGreaterThanOrEqual(40);
+    expect(misses.length / total, misses.join('\n')).toBeLessThanOrEqual(0.05);
+  });
+
+  it('highlights the matched words as HTML, escaping the rest', async () => {
+    const body = (await search('q=cafetiere')).json();
+    expect(body.engine).toBe('postgres');
+    expect(body.hits[0]).toMatchObject({ sku: 'PL-1', highlight: { name: '<mark>Cafetière</mark> à piston Zyphlor' } });
+    expect(body.query).toMatchObject({ words: ['cafetiere'], corrected: false, relaxed: false });
+    expect((await search('q=zyphlr')).json().query).toMatchObject({ words: ['zyphlor'], corrected: true });
+  });
+
+  it('counts facets exactly below the cap, and filters by category, brand, price and stock', async () => {
+    const body = (await search('q=kettle&limit=100')).json();
+    const { rows } = await database.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM products WHERE status = 'active' AND (name ILIKE '%kettle%' OR description ILIKE '%kettle%' OR category_id IN (SELECT id FROM categories WHERE slug = 'kettles'))`,
+    );
+    expect(body.total).toEqual({ value: body.total.value, exact: true });
+    expect(body.total.value).toBeGreaterThan(0);
+    expect(body.total.value).toBeLessThanOrEqual(rows[0]!.n);
+    const { availability, brand, price, category } = body.facets;
+    expect(availability.in_stock + availability.out_of_stock).toBe(body.total.value);
+    expect(price.reduce((sum: number, p: { count: number }) => sum + p.count, 0)).toBe(body.total.value);
+    expect(category.reduce((sum: number, c: { count: number }) => sum + c.count, 0)).toBe(body.total.value);
+
+    const inStock = (await search('q=kettle&in_stock=true&limit=100')).json();
+    expect(inStock.total.value).toBe(availability.in_stock);
+    expect(inStock.hits.every((h: { in_stock: boolean }) => h.in_stock)).toBe(true);
+
+    const topBrand = brand[0] as { name: string; count: number };
+    const byBrand = (await search(`q=kettle&brand=${encodeURIComponent(topBrand.name)}&limit=100`)).json();
+    expect(byBrand.total.value).toBe(topBrand.count);
+    expect(byBrand.hits.every((h: { brand: string }) => h.brand === topBrand.name)).toBe(true);
+
+    const cheap = (await search('q=kettle&max_price=2499&limit=100')).json();
+    expect(cheap.hits.every((h: { price: { amount: number } }) => h.price.amount <= 2499)).toBe(true);
+
+    const department = (await search('q=cafetiere&category=home-kitchen')).json();
+    expect(department.hits.map((h: { sku: string }) => h.sku)).toContain('PL-1');
+    expect((await search('q=cafetiere&category=sports-outdoors')).json().total.value).toBe(0);
+  });
+
+  it('finds a product as soon as it is written, and no longer once archived or drafted', async () => {
+    const key = (await app.keys.create('fresh', ['catalog:write'])).secret;
+    const created = await app.inject({
+      method: 'POST',
+      url: '/v1/products',
+      headers: { authorization: `Bearer ${key}` },
+      payload: {
+        sku: 'FRESH-1',
+        slug: 'fresh-1',
+        name: 'Glimmerwick candle',
+        category: 'smart-lighting',
+        price: { amount: 900, currency: 'EUR' },
+        status: 'active',
+      },
+    });
+    expect(created.statusCode).toBe(201);
+    expect((await search('q=glimmerwick')).json().hits.map((h: { sku: string }) => h.sku)).toEqual(['FRESH-1']);
+    await app.inject({ method: 'DELETE', url: '/v1/products/fresh-1', headers: { authorization: `Bearer ${key}` } });
+    expect((await search('q=glimmerwick')).json().total.value).toBe(0);
+  });
+
+  it('answers every q without a 5xx: operators, quotes, SQL, emoji, 10,000 characters, random text', async () => {
+    const nasty = [
+      '',
+      ' ',
+      "'",
+      '"',
+      '\\',
+      'a:* & !b <-> c',
+      '(((',
+      "'; DROP TABLE products; --",
+      '🙂🙃 kettle 🚀',
+      'x'.repeat(10_000),
+      'the of and',
+      '&|!:*',
+      'ü̈̈̈',
+    ];
+    for (const q of nasty) {
+      const response = await search(`q=${encodeURIComponent(q)}`);
+      expect(response.statusCode, JSON.stringify(q.slice(0, 40))).toBe(200);
+    }
+    await fc.assert(
+      fc.asyncProperty(fc.string({ unit: 'binary', maxLength: 300 }), async (q) => {
+        const response = await search(`q=${encodeURIComponent(q)}`);
+        expect(response.statusCode, JSON.stringify(q)).toBeLessThan(500);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('refuses pages past the first 1,000 hits and an unknown category (400)', async () => {
+    expect((await search('q=kettle&page=11&limit=100')).statusCode).toBe(400);
+    expect((await search('q=kettle&page=10&limit=100')).statusCode).toBe(200);
+    expect((await search('q=kettle&category=nowhere')).statusCode).toBe(400);
+  });
+});
