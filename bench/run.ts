@@ -234,7 +234,7 @@ try {
     { label: 'category + price_asc / first page (cache off)', value: ratio(byCategoryDirect, firstDirect) },
     { label: 'OFFSET at the deep position / first page (cache off)', value: ratio(offset, firstDirect) },
     ...stock.ratios,
-    ...(imported ? [{ label: 'import / raw COPY (rows/s)', value: imported.ratio, target: 0.5 }] : []),
+    ...(imported ? [{ label: 'import / raw COPY into products (rows/s)', value: imported.ratio, target: 0.5 }] : []),
   ];
   const lines = [
     '',
