@@ -235,7 +235,8 @@ export class PgSearch {
                CASE WHEN $2 = '' THEN false ELSE c.doc @@ (SELECT exact FROM query) END AS whole,
                -- How rare the word the prefix completes to is (fewest products): the more specific
                -- match first, as a rarer word weighs more in BM25. 'bri' puts Brixolt before Brick.
-               CASE WHEN $4 = '' THEN NULL ELSE (
+               -- Only below the cap: for a common prefix it would cost more than the rest of the search.
+               CASE WHEN $4 = '' OR (SELECT n FROM stats) > ${MATCH_CAP} THEN NULL ELSE (
                  SELECT min(w.ndoc) FROM unnest(tsvector_to_array(c.title_doc)) AS l(word)
                    JOIN search_words w ON w.word = l.word COLLATE "C"
                   WHERE starts_with(l.word, $4)
