@@ -132,7 +132,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(cataloguePlugin, { database, cursorSecret: config.CURSOR_SECRET });
   await app.register(catalogueRoutes);
   await app.register(productWriteRoutes, { db: database.db });
-  await app.register(searchRoutes, { pool: database.pool });
+  await app.register(searchRoutes, { pool: database.searchPool });
   await app.register(importRoutes, { pool: database.pool, maxBytes: config.IMPORT_MAX_BYTES });
   await app.register(stockRoutes, { db: database.db, pool: database.pool });
   await app.register(stockBatchRoutes, { db: database.db, pool: database.pool });
