@@ -6,6 +6,8 @@ import { buildQuery, HEADLINE_OPTIONS, markHtml, queryTerms, type BuiltQuery, ty
 export const MATCH_CAP = 5_000;
 /** Title matches (name, brand, category) read on top when the cap is reached, so they rank first. */
 const TITLE_CAP = 2_000;
+/** Prefix completions are ranked by rarity for at most this many matches (a lookup per word of each). */
+const RARITY_CAP = 1_000;
 /** Relevance pages reach this many hits at most (as Meilisearch's default maxTotalHits). */
 export const MAX_TOTAL_HITS = 1_000;
 /** Price buckets, in minor units: the same bounds as product_price_bucket() in migrations/0005. */
@@ -235,8 +237,8 @@ export class PgSearch {
                CASE WHEN $2 = '' THEN false ELSE c.doc @@ (SELECT exact FROM query) END AS whole,
                -- How rare the word the prefix completes to is (fewest products): the more specific
                -- match first, as a rarer word weighs more in BM25. 'bri' puts Brixolt before Brick.
-               -- Only below the cap: for a common prefix it would cost more than the rest of the search.
-               CASE WHEN $4 = '' OR (SELECT n FROM stats) > ${MATCH_CAP} THEN NULL ELSE (
+               -- Only for up to RARITY_CAP matches: past that it costs more than the rest of the search.
+               CASE WHEN $4 = '' OR (SELECT n FROM stats) > ${RARITY_CAP} THEN NULL ELSE (
                  SELECT min(w.ndoc) FROM unnest(tsvector_to_array(c.title_doc)) AS l(word)
                    JOIN search_words w ON w.word = l.word COLLATE "C"
                   WHERE starts_with(l.word, $4)
