@@ -208,7 +208,17 @@ export class PgSearch {
     const values: unknown[] = [tsquery ?? '', exact ?? '', HEADLINE_OPTIONS, prefix ?? ''];
     const filters = filtersOf(request, values.length + 1);
     values.push(...filters.values);
-    const text = tsquery !== null ? `s.doc @@ to_tsquery('catalog', $1)` : 'true';
+    let text = tsquery !== null ? `s.doc @@ to_tsquery('catalog', $1)` : 'true';
+    const { match } = query;
+    if (match) {
+      // The last word as a prefix of a title word, or whole anywhere (see BuiltQuery.match).
+      values.push(match.whole, match.titlePrefix);
+      const whole = `s.doc @@ to_tsquery('catalog', $${values.length - 1})`;
+      const titled = `s.title_doc @@ to_tsquery('catalog', $${values.length})`;
+      if (match.rest !== null) values.push(match.rest);
+      const rest = match.rest !== null ? ` AND s.doc @@ to_tsquery('catalog', $${values.length})` : '';
+      text = `(${whole} OR (${titled}${rest}))`;
+    }
     const where = [text, ...filters.where].join(' AND ');
     const offset = (request.page - 1) * request.limit;
     // LIMIT and OFFSET are integers checked by the route's schema, not text from the request.
@@ -220,9 +230,12 @@ export class PgSearch {
          LIMIT ${MATCH_CAP + 1}
       ),
       stats AS (SELECT count(*)::int AS n, max(block) AS last_block FROM matched),
+      -- Past the cap, title matches the sample missed, which rank first: read only when the
+      -- sample's own title matches cannot fill the page (they are as good a sample of that tier).
       title_hits AS (
         SELECT s.id, s.doc, s.title_doc FROM product_search s
          WHERE (SELECT n FROM stats) > ${MATCH_CAP} AND $1 <> ''
+           AND (SELECT count(*) FROM matched m WHERE m.title_doc @@ (SELECT q FROM query)) < ${offset + request.limit}
            AND s.title_doc @@ (SELECT q FROM query) AND ${[...filters.where, 'true'].join(' AND ')}
          LIMIT ${TITLE_CAP}
       ),

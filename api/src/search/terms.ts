@@ -44,6 +44,12 @@ export interface BuiltQuery {
   corrected: boolean;
   /** The word matched as a prefix (the last, being typed), or null. */
   prefix: string | null;
+  /**
+   * With a prefix: what finds a product. The words all whole (`whole`), or the others whole
+   * (`rest`, null when there are none) and the prefix completing a word of the title
+   * (`titlePrefix`): 'sta' finds a Stand by its name, not every description with 'stay' in it.
+   */
+  match: { whole: string; titlePrefix: string; rest: string | null } | null;
 }
 
 /**
@@ -61,6 +67,8 @@ export function buildQuery(terms: TermAnalysis[], { any = false } = {}): BuiltQu
   const words: string[] = [];
   let corrected = false;
   let prefix: string | null = null;
+  let prefixPart = '';
+  let wholeLast = '';
   kept.forEach((term, i) => {
     const last = i === kept.length - 1;
     const typo = !term.known && !(last && term.knownPrefix) && term.correction !== null;
@@ -71,14 +79,26 @@ export function buildQuery(terms: TermAnalysis[], { any = false } = {}): BuiltQu
     const stem = !typo && term.stem && term.stem !== word && term.stem.length >= 4 ? term.stem : null;
     if (last && !typo && word.length >= 2) {
       prefix = word;
-      parts.push(stem ? `(${quoted(word)}:* | ${quoted(stem)}:*)` : `${quoted(word)}:*`);
+      prefixPart = stem ? `(${quoted(word)}:* | ${quoted(stem)}:*)` : `${quoted(word)}:*`;
+      wholeLast = stem ? `(${quoted(word)} | ${quoted(stem)}:*)` : quoted(word);
+      parts.push(prefixPart);
     } else {
       parts.push(stem ? `(${quoted(word)} | ${quoted(stem)}:*)` : quoted(word));
     }
   });
-  if (parts.length === 0) return { tsquery: null, exact: null, words, corrected, prefix: null };
+  if (parts.length === 0) return { tsquery: null, exact: null, words, corrected, prefix: null, match: null };
   const join = any ? ' | ' : ' & ';
-  return { tsquery: parts.join(join), exact: exact.join(join), words, corrected, prefix };
+  const others = parts.slice(0, -1);
+  // Relaxed (any word), the plain query: a product needs only one of the words.
+  const match =
+    prefix === null || any
+      ? null
+      : {
+          whole: [...others, wholeLast].join(join),
+          titlePrefix: prefixPart,
+          rest: others.length > 0 ? others.join(join) : null,
+        };
+  return { tsquery: parts.join(join), exact: exact.join(join), words, corrected, prefix, match };
 }
 
 const MARK_START = '\uE000';
