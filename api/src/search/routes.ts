@@ -13,7 +13,7 @@ const SearchQuery = Type.Object(
         maxLength: 10_000,
         default: '',
         description:
-          'What to search for. Words are matched in names, brands, categories and descriptions (in that order of weight), accents ignored; the last word as a prefix; a mistyped word is corrected to the nearest catalogue word. Empty: every product the filters keep.',
+          'What to search for. Words are matched in names, brands, categories and descriptions (in that order of weight), accents ignored; the last word also as the start of a word of a name, brand or category (search as you type); a mistyped word is corrected to the nearest catalogue word. Empty: every product the filters keep.',
       }),
     ),
     category: Type.Optional({ ...Slug, description: 'A category slug; its descendants are included.' }),
@@ -128,7 +128,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async 
         tags: ['catalogue'],
         summary: 'Search active products, with facet counts',
         description:
-          'Relevance first: products with every word in their name, brand or category, then whole-word matches, then by weight (name > brand > category > description). Accents are ignored, the last word matches as a prefix, and a mistyped word is corrected. With no product having every word, products with some of them (`query.relaxed`). Up to 5,000 matches, total and facet counts are exact; beyond, estimates (`total.exact`, `facets.exact`).',
+          'Relevance first: products with every word in their name, brand or category, then whole-word matches, then by weight (name > brand > category > description). Accents are ignored, the last word also matches the start of a word of a name, brand or category, and a mistyped word is corrected. With no product having every word, products with some of them (`query.relaxed`). Up to 5,000 matches, total and facet counts are exact; beyond, estimates (`total.exact`, `facets.exact`).',
         querystring: SearchQuery,
         response: { 200: SearchResults, ...problemResponses(400) },
       },

@@ -85,7 +85,7 @@ export interface paths {
         };
         /**
          * Search active products, with facet counts
-         * @description Relevance first: products with every word in their name, brand or category, then whole-word matches, then by weight (name > brand > category > description). Accents are ignored, the last word matches as a prefix, and a mistyped word is corrected. With no product having every word, products with some of them (`query.relaxed`). Up to 5,000 matches, total and facet counts are exact; beyond, estimates (`total.exact`, `facets.exact`).
+         * @description Relevance first: products with every word in their name, brand or category, then whole-word matches, then by weight (name > brand > category > description). Accents are ignored, the last word also matches the start of a word of a name, brand or category, and a mistyped word is corrected. With no product having every word, products with some of them (`query.relaxed`). Up to 5,000 matches, total and facet counts are exact; beyond, estimates (`total.exact`, `facets.exact`).
          */
         get: operations["searchProducts"];
         put?: never;
@@ -1198,7 +1198,7 @@ export interface operations {
     searchProducts: {
         parameters: {
             query?: {
-                /** @description What to search for. Words are matched in names, brands, categories and descriptions (in that order of weight), accents ignored; the last word as a prefix; a mistyped word is corrected to the nearest catalogue word. Empty: every product the filters keep. */
+                /** @description What to search for. Words are matched in names, brands, categories and descriptions (in that order of weight), accents ignored; the last word also as the start of a word of a name, brand or category (search as you type); a mistyped word is corrected to the nearest catalogue word. Empty: every product the filters keep. */
                 q?: string;
                 /** @description A category slug; its descendants are included. */
                 category?: string;
