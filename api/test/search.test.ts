@@ -4,6 +4,7 @@ import type { App } from '../src/app.ts';
 import type { Database } from '../src/db/database.ts';
 import { seedCatalogue } from '../src/seed/load.ts';
 import { testApp, testDatabase } from './support/database.ts';
+import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
 
 interface Planted {
   sku: string;
@@ -216,6 +217,24 @@ describe('search (PostgreSQL engine)', () => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  it('builds the words for typo correction at start when a catalogue has none yet', async () => {
+    const other = await testDatabase();
+    await insertTree(other);
+    const categoryId = (await other.pool.query<{ id: number }>(`SELECT id FROM categories WHERE slug = 'running'`))
+      .rows[0]!.id;
+    await insertProducts(other, [productRow({ categoryId, sku: 'W-1', name: 'Quorvane runner' })]);
+    const words = async () =>
+      (await other.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM search_words')).rows[0]!.n;
+    expect(await words()).toBe(0);
+    await testApp(other);
+    for (let waited = 0; (await words()) === 0; waited += 50) {
+      if (waited > 10_000) throw new Error('the words were not built');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const { rows } = await other.pool.query(`SELECT 1 FROM search_words WHERE word = 'quorvane'`);
+    expect(rows).toHaveLength(1);
   });
 
   it('refuses pages past the first 1,000 hits and an unknown category (400)', async () => {

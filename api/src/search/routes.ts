@@ -118,7 +118,21 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async 
     engine.refreshWords().catch((error: unknown) => app.log.warn({ err: error }, 'search words refresh failed'));
   }, WORDS_REFRESH_MS);
   refresh.unref();
-  app.addHook('onClose', async () => clearInterval(refresh));
+  // A catalogue migrated to search (or loaded without the seed) has no words yet: build them now,
+  // in the background, rather than 10 minutes from now.
+  let first: Promise<void> | undefined;
+  app.addHook('onReady', async () => {
+    first = pool
+      .query<{ empty: boolean }>(
+        'SELECT NOT EXISTS (SELECT 1 FROM search_words) AND EXISTS (SELECT 1 FROM product_search) AS empty',
+      )
+      .then(({ rows }) => (rows[0]?.empty ? engine.refreshWords() : undefined))
+      .catch((error: unknown) => app.log.warn({ err: error }, 'search words refresh failed'));
+  });
+  app.addHook('onClose', async () => {
+    clearInterval(refresh);
+    await first;
+  });
 
   app.get(
     '/v1/search',
