@@ -1,10 +1,9 @@
-import { request, type IncomingHttpHeaders } from 'node:http';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildApp, type App, type AppOptions } from '../src/app.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import type { Database } from '../src/db/database.ts';
 import { TEST_CURSOR_SECRET, testDatabase } from './support/database.ts';
+import { postStream } from './support/http.ts';
 import { catalogueChecksum, insertProducts, insertTree, productRow } from './support/fixtures.ts';
 
 const PROBLEM = /^application\/problem\+json/;
@@ -301,20 +300,11 @@ describe('guards', () => {
         `${JSON.stringify({ sku: `LIMIT-${i}`, slug: `limit-${i}`, name: `Limit ${i}`, category: 'running', price: { amount: 100, currency: 'EUR' } })}\n`;
       // Chunked, without Content-Length: the limit is found while reading.
       const send = (rows: number) =>
-        new Promise<{ status: number; headers: IncomingHttpHeaders; body: string }>((resolve, reject) => {
-          const post = request(
-            `${address}/v1/imports/products`,
-            { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' } },
-            (response) => {
-              let body = '';
-              response.setEncoding('utf8');
-              response.on('data', (part: string) => (body += part));
-              response.on('end', () => resolve({ status: response.statusCode!, headers: response.headers, body }));
-            },
-          );
-          post.on('error', reject);
-          Readable.from(Array.from({ length: rows }, (_, i) => row(i))).pipe(post);
-        });
+        postStream(
+          `${address}/v1/imports/products`,
+          { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' },
+          Array.from({ length: rows }, (_, i) => row(i)),
+        );
       const before = await catalogueChecksum(database);
       const over = await send(60); // about 7 KB
       expect(over.status).toBe(413);

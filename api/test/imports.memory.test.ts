@@ -1,8 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
-import { request } from 'node:http';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../src/db/embedded.ts';
+import { postStream } from './support/http.ts';
 import { startNode, waitFor, type Running } from './support/process.ts';
 import { testApp, testDatabase, type TestDatabase } from './support/database.ts';
 import { insertTree } from './support/fixtures.ts';
@@ -75,22 +74,13 @@ describe('import memory (real server process, capped heap)', () => {
         yield chunk;
       }
     }
-    const answer = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const post = request(
-        `${base}/v1/imports/products`,
-        { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' } },
-        (response) => {
-          let text = '';
-          response.setEncoding('utf8');
-          response.on('data', (part: string) => (text += part));
-          response.on('end', () => resolve({ status: response.statusCode!, text }));
-        },
-      );
-      post.on('error', reject);
-      Readable.from(body()).pipe(post);
-    });
-    expect(answer.status, answer.text).toBe(200);
-    expect(JSON.parse(answer.text)).toMatchObject({ created: ROWS, rejected: 0 });
+    const answer = await postStream(
+      `${base}/v1/imports/products`,
+      { authorization: `Bearer ${key}`, 'content-type': 'application/x-ndjson' },
+      body(),
+    );
+    expect(answer.status, answer.body).toBe(200);
+    expect(JSON.parse(answer.body)).toMatchObject({ created: ROWS, rejected: 0 });
     const growth = (await memory(pid, 'VmHWM')) - before;
     console.log(
       `import of ${(bodyBytes / 1_048_576).toFixed(0)} MB: peak resident memory grew by ${(growth / 1_048_576).toFixed(0)} MB (from ${(before / 1_048_576).toFixed(0)} MB)`,
