@@ -34,6 +34,12 @@ export interface KeySummary extends VerifiedKey {
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
+/** The token of an `Authorization: Bearer <token>` header (RFC 6750), or undefined when malformed. */
+export function bearerToken(header: string): string | undefined {
+  const [scheme, token, ...rest] = header.split(' ');
+  return scheme?.toLowerCase() === 'bearer' && token && rest.length === 0 ? token : undefined;
+}
+
 export function parseKey(key: string): { prefix: string; secret: string } | undefined {
   const match = KEY.exec(key);
   return match ? { prefix: match[1]!, secret: match[2]! } : undefined;

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import type { Db } from '../db/database.ts';
 import type { Scope } from '../db/schema.ts';
 import { HttpProblem } from '../http/problem.ts';
-import { KeyRepository, type VerifiedKey } from './keys.ts';
+import { bearerToken, KeyRepository, type VerifiedKey } from './keys.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,10 +34,8 @@ export const authPlugin = fp<{ db: Db }>(
     app.decorate('requireScope', (scope: Scope) => async (request: FastifyRequest, reply: FastifyReply) => {
       const header = request.headers.authorization;
       if (!header) throw unauthorized(reply, 'This request needs an API key: Authorization: Bearer <key>.');
-      const [kind, key, ...rest] = header.split(' ');
-      if (kind?.toLowerCase() !== 'bearer' || !key || rest.length > 0) {
-        throw unauthorized(reply, 'The Authorization header must be: Bearer <key>.');
-      }
+      const key = bearerToken(header);
+      if (!key) throw unauthorized(reply, 'The Authorization header must be: Bearer <key>.');
       const verified = await keys.verify(key);
       if (!verified) throw unauthorized(reply, 'The API key is not valid, or has been revoked.');
       request.apiKey = verified;

@@ -38,6 +38,15 @@ export function idempotencyKey(request: FastifyRequest): string | undefined {
   return header;
 }
 
+/** The same Idempotency-Key with another request (422). */
+export const idempotencyKeyReused = () =>
+  new HttpProblem(
+    422,
+    'idempotency-key-reused',
+    'Idempotency key reused',
+    'This Idempotency-Key was used with a different request. Use a new key for a new request.',
+  );
+
 function requestHash(request: FastifyRequest): string {
   return createHash('sha256')
     .update(`${request.method} ${request.url.split('?')[0]}\n${JSON.stringify(request.body ?? null)}`)
@@ -82,14 +91,7 @@ export async function runIdempotent<T>(
         SELECT request_hash, status_code, response_body FROM idempotency_keys
         WHERE api_key_id = ${apiKeyId} AND key = ${key}`);
       const stored = rows[0]!;
-      if (stored.request_hash !== hash) {
-        throw new HttpProblem(
-          422,
-          'idempotency-key-reused',
-          'Idempotency key reused',
-          'This Idempotency-Key was used with a different request. Use a new key for a new request.',
-        );
-      }
+      if (stored.request_hash !== hash) throw idempotencyKeyReused();
       return { status: stored.status_code, body: stored.response_body, replayed: true };
     }
     // In a savepoint: a refusal rolls back the work's writes but keeps the key and its answer.

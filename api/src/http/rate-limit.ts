@@ -1,7 +1,7 @@
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { parseKey, type KeyRepository } from '../auth/keys.ts';
+import { bearerToken, parseKey, type KeyRepository } from '../auth/keys.ts';
 import { HttpProblem } from './problem.ts';
 
 /**
@@ -38,9 +38,8 @@ const policyOf = (request: FastifyRequest): Policy =>
 
 /** `key:<prefix>` for a valid `Authorization: Bearer cat_<prefix>_<secret>`, else `ip:<address>`. */
 export async function clientOf(request: FastifyRequest, keys: KeyRepository): Promise<string> {
-  const [scheme, token, ...rest] = (request.headers.authorization ?? '').split(' ');
-  const wellFormed = scheme?.toLowerCase() === 'bearer' && token && rest.length === 0 && parseKey(token);
-  const key = wellFormed ? await keys.verify(token) : undefined;
+  const token = bearerToken(request.headers.authorization ?? '');
+  const key = token && parseKey(token) ? await keys.verify(token) : undefined;
   // IPv6 addresses count per /64, what one subscriber usually holds.
   return key ? `key:${key.prefix}` : `ip:${normalizeIP(request.ip)}`;
 }

@@ -1,20 +1,12 @@
 import { createHash, type Hash } from 'node:crypto';
 import type pg from 'pg';
-import { HttpProblem } from '../http/problem.ts';
+import { idempotencyKeyReused } from '../http/idempotency.ts';
 
 /** An answer of the import route: its status and body. */
 export interface ImportAnswer {
   status: number;
   body: unknown;
 }
-
-const reused = () =>
-  new HttpProblem(
-    422,
-    'idempotency-key-reused',
-    'Idempotency key reused',
-    'This Idempotency-Key was used with a different request. Use a new key for a new request.',
-  );
 
 /** Passes a body through while hashing it; `complete` tells whether it was read to its end. */
 export class HashingBody {
@@ -97,7 +89,7 @@ export async function importOnce(
     const stored = rows[0];
     if (stored) {
       for await (const _chunk of body.read(source)); // hashed, and nothing else
-      if (stored.request_hash !== body.digest()) throw reused();
+      if (stored.request_hash !== body.digest()) throw idempotencyKeyReused();
       return { status: stored.status_code, body: stored.response_body, replayed: true };
     }
     const answer = await run(body.read(source));

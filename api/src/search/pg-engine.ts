@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { CategoryTree } from '../catalogue/category-tree.ts';
+import type { SearchHit } from './schemas.ts';
 import { buildQuery, HEADLINE_OPTIONS, markHtml, queryTerms, type BuiltQuery, type TermAnalysis } from './terms.ts';
 
 /** Matches read per search: below, every count is exact; above, a sample scaled to the estimate. */
@@ -22,21 +23,6 @@ export interface SearchRequest {
   inStock?: boolean;
   page: number;
   limit: number;
-}
-
-export interface SearchHit {
-  id: number;
-  sku: string;
-  slug: string;
-  name: string;
-  brand: string | null;
-  category_id: number;
-  price: { amount: number; currency: string };
-  image: { url: string; alt: string } | null;
-  stock: number;
-  in_stock: boolean;
-  /** The name as HTML, the matched words in `<mark>`. */
-  highlight: { name: string };
 }
 
 export interface SearchResult {

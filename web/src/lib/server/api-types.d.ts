@@ -1208,6 +1208,7 @@ export interface operations {
                 min_price?: number;
                 /** @description Minor units, inclusive. */
                 max_price?: number;
+                /** @description `true`: only products with stock; `false`: only without. */
                 in_stock?: boolean;
                 page?: number;
                 /** @description Hits per page. */
