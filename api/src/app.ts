@@ -9,10 +9,11 @@ import { authPlugin } from './auth/plugin.ts';
 import { keyRoutes } from './auth/routes.ts';
 import { cataloguePlugin } from './catalogue/plugin.ts';
 import { productWriteRoutes } from './catalogue/write-routes.ts';
-import { corsOrigins, type Config } from './config.ts';
+import { corsOrigins, loadConfig, type Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { healthRoutes } from './health/routes.ts';
 import { importRoutes } from './imports/routes.ts';
+import { meiliPlugin } from './search/meili/plugin.ts';
 import { searchRoutes } from './search/routes.ts';
 import { hoistNamedSchemas } from './openapi/components.ts';
 import { documentGuards } from './openapi/guards.ts';
@@ -37,6 +38,12 @@ export interface AppOptions {
         | 'IMPORT_MAX_BYTES'
         | 'CORS_ORIGINS'
         | 'TRUST_PROXY'
+        | 'MEILISEARCH_URL'
+        | 'MEILISEARCH_KEY'
+        | 'MEILISEARCH_INDEX'
+        | 'MEILISEARCH_TIMEOUT_MS'
+        | 'MEILISEARCH_TASK_TIMEOUT_MS'
+        | 'SEARCH_INDEXER'
       >
     >;
   database: Database;
@@ -132,6 +139,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(cataloguePlugin, { database, cursorSecret: config.CURSOR_SECRET });
   await app.register(catalogueRoutes);
   await app.register(productWriteRoutes, { db: database.db });
+  if (config.MEILISEARCH_URL) await app.register(meiliPlugin, { database, config: { ...loadConfig({}), ...config } });
   await app.register(searchRoutes, { pool: database.searchPool });
   await app.register(importRoutes, { pool: database.pool, maxBytes: config.IMPORT_MAX_BYTES });
   await app.register(stockRoutes, { db: database.db, pool: database.pool });

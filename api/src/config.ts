@@ -22,6 +22,12 @@ export const ConfigSchema = Type.Object({
   CORS_ORIGINS: Type.String({ default: '' }),
   TRUST_PROXY: Type.String({ default: '', pattern: '^[0-9A-Fa-f:.,/ ]*$' }),
   DATABASE_POOL_SIZE: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
+  MEILISEARCH_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  MEILISEARCH_KEY: Type.Optional(Type.String()),
+  MEILISEARCH_INDEX: Type.String({ default: 'products', pattern: '^[A-Za-z0-9_-]{1,200}$' }),
+  MEILISEARCH_TIMEOUT_MS: Type.Integer({ default: 1_000, minimum: 50, maximum: 60_000 }),
+  MEILISEARCH_TASK_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100, maximum: 3_600_000 }),
+  SEARCH_INDEXER: Type.Enum(['in-process', 'off'], { default: 'in-process' }),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
 });
 

@@ -10,6 +10,8 @@ export const migrationsFolder = fileURLToPath(new URL('../../../migrations', imp
 export type Db = NodePgDatabase<typeof schema>;
 
 export interface Database {
+  /** The connection string (for a connection of one's own, such as the indexer's LISTEN). */
+  url: string;
   pool: pg.Pool;
   /**
    * Connections whose prepared statements always keep one generic plan, parsed and planned once:
@@ -55,6 +57,7 @@ export function createDatabase(url: string, options: { poolSize?: number; applic
   const db = drizzle(pool, { schema, casing: 'snake_case' });
   let closed: Promise<void> | undefined;
   return {
+    url,
     pool,
     pagePool,
     searchPool,

@@ -2,12 +2,21 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type pg from 'pg';
 import { invalidParam } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
-import { bucketOf, categoryFacets, MAX_TOTAL_HITS, PgSearch, PRICE_BOUNDS } from './pg-engine.ts';
+import type { Fallback } from './meili/engine.ts';
+import {
+  bucketOf,
+  categoryFacets,
+  MAX_TOTAL_HITS,
+  PgSearch,
+  PRICE_BOUNDS,
+  type SearchRequest,
+  type SearchResult,
+} from './pg-engine.ts';
 import { SearchQuery, SearchResults } from './schemas.ts';
 
 const WORDS_REFRESH_MS = 10 * 60_000;
 
-/** `GET /v1/search`: full-text search with facets (PostgreSQL engine; see pg-engine.ts). */
+/** `GET /v1/search`: full-text search with facets, by Meilisearch when configured (meili/), else PostgreSQL (pg-engine.ts). */
 export const searchRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async (app, { pool }) => {
   const engine = new PgSearch(pool);
   // The words typos are corrected against follow the catalogue every few minutes (and after a
@@ -61,7 +70,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async 
       if (query.category !== undefined && !category) {
         throw invalidParam({ in: 'query', name: 'category', detail: `no category with slug '${query.category}'` });
       }
-      const result = await engine.search({
+      const searched: SearchRequest = {
         q: query.q ?? '',
         category: category?.id,
         brands: query.brand,
@@ -70,7 +79,27 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async 
         inStock: query.in_stock,
         page,
         limit,
-      });
+      };
+      // Meilisearch when configured and able to answer; PostgreSQL otherwise, saying why.
+      let result: SearchResult | undefined;
+      let answered: 'meilisearch' | 'postgres' = 'postgres';
+      let fallback: Fallback | null = null;
+      let lagMs = 0;
+      const meili = app.meili?.engine;
+      if (meili) {
+        fallback = await meili.unavailable();
+        if (fallback === null) {
+          try {
+            const found = await meili.search(searched);
+            [result, answered, lagMs] = [found, 'meilisearch', found.lagMs];
+          } catch (error) {
+            meili.failed();
+            fallback = 'meilisearch_unavailable';
+            request.log.warn({ err: error }, 'Meilisearch search failed: PostgreSQL answers');
+          }
+        }
+      }
+      result ??= await engine.search(searched);
       const count = (key: string) => result.facets.get(key) ?? 0;
       const brands = [...result.facets]
         .filter(([key]) => key.startsWith('b:'))
@@ -79,8 +108,9 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async 
         .slice(0, 20);
       const bounds = [0, ...PRICE_BOUNDS];
       return {
-        engine: 'postgres' as const,
-        freshness: { lag_ms: 0 },
+        engine: answered,
+        fallback,
+        freshness: { lag_ms: lagMs },
         query: { q: query.q ?? '', words: result.words, corrected: result.corrected, relaxed: result.relaxed },
         hits: result.hits,
         page,

@@ -35,12 +35,17 @@ const FacetCount = Type.Integer({ minimum: 0 });
 
 export const SearchResults = Type.Object(
   {
-    engine: Type.Literal('postgres', { description: 'The engine that answered.' }),
+    engine: Type.Enum(['meilisearch', 'postgres'], { description: 'The engine that answered.' }),
+    fallback: Type.Union([Type.Null(), Type.Enum(['meilisearch_unavailable', 'index_not_ready'])], {
+      description:
+        'Why PostgreSQL answered although Meilisearch is configured: it failed or timed out (PostgreSQL answers for a few seconds, then Meilisearch is tried again), or its index is still being built. Null otherwise.',
+    }),
     freshness: Type.Object(
       {
         lag_ms: Type.Integer({
           minimum: 0,
-          description: 'How far the index is behind the database: 0 for PostgreSQL, which searches committed data.',
+          description:
+            'How far the index is behind the database: the age of the oldest change Meilisearch does not have yet; 0 for PostgreSQL, which searches committed data.',
         }),
       },
       { description: 'How fresh the index is.' },

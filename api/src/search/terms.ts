@@ -101,8 +101,8 @@ export function buildQuery(terms: TermAnalysis[], { any = false } = {}): BuiltQu
   return { tsquery: parts.join(join), exact: exact.join(join), words, corrected, prefix, match };
 }
 
-const MARK_START = '\uE000';
-const MARK_END = '\uE001';
+export const MARK_START = '\uE000';
+export const MARK_END = '\uE001';
 /** ts_headline options: the whole text, matches between two private-use characters. */
 export const HEADLINE_OPTIONS = `HighlightAll=true, StartSel=${MARK_START}, StopSel=${MARK_END}`;
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, inject } from 'vitest';
-import { buildApp } from '../../src/app.ts';
+import { buildApp, type AppOptions } from '../../src/app.ts';
 import { createDatabase, type Database } from '../../src/db/database.ts';
 
 export const TEST_CURSOR_SECRET = 'test-cursor-secret-0123456789';
@@ -43,9 +43,17 @@ export const emptyDatabase = () => scratchDatabase();
  * The app as production builds it, on this file's database, logging silenced. The response cache
  * is off unless asked for: most tests change data between two identical reads.
  */
-export async function testApp(database: Database, { responseCacheTtlMs = 0 } = {}) {
+export async function testApp(
+  database: Database,
+  { responseCacheTtlMs = 0, config = {} }: { responseCacheTtlMs?: number; config?: Partial<AppOptions['config']> } = {},
+) {
   const app = await buildApp({
-    config: { CURSOR_SECRET: TEST_CURSOR_SECRET, LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: responseCacheTtlMs },
+    config: {
+      CURSOR_SECRET: TEST_CURSOR_SECRET,
+      LOG_LEVEL: 'silent',
+      RESPONSE_CACHE_TTL_MS: responseCacheTtlMs,
+      ...config,
+    },
     database,
     logger: false,
   });

@@ -525,12 +525,14 @@ export interface components {
         SearchResults: {
             /**
              * @description The engine that answered.
-             * @enum {string}
+             * @enum {unknown}
              */
-            engine: "postgres";
+            engine: "meilisearch" | "postgres";
+            /** @description Why PostgreSQL answered although Meilisearch is configured: it failed or timed out (PostgreSQL answers for a few seconds, then Meilisearch is tried again), or its index is still being built. Null otherwise. */
+            fallback: null | ("meilisearch_unavailable" | "index_not_ready");
             /** @description How fresh the index is. */
             freshness: {
-                /** @description How far the index is behind the database: 0 for PostgreSQL, which searches committed data. */
+                /** @description How far the index is behind the database: the age of the oldest change Meilisearch does not have yet; 0 for PostgreSQL, which searches committed data. */
                 lag_ms: number;
             };
             query: {
