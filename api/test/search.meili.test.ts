@@ -8,6 +8,7 @@ import type { SearchSync } from '../src/search/meili/sync.ts';
 import { testApp, testDatabase, type TestDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow, type CategorySlug } from './support/fixtures.ts';
 import { MeiliStandIn } from './support/meili-standin.ts';
+import { startNode } from './support/process.ts';
 
 /**
  * The Meilisearch engine and the outbox sync, end to end: a real PostgreSQL, the API, the
@@ -70,6 +71,7 @@ function syncSuite(target: () => Promise<Target>, { faults }: { faults: boolean 
 
   /** The outbox drained by the app's indexer, then no drift between index and database. */
   async function inStep(): Promise<void> {
+    await waitUntil('the index is built', () => sync.isReady());
     await waitUntil('the outbox is drained', async () => (await outboxLength(database)) === 0, 10_000);
     expect(await sync.reconcile({ repair: false })).toMatchObject({ missing: 0, orphans: 0, stale: 0 });
   }
@@ -311,6 +313,46 @@ function syncSuite(target: () => Promise<Target>, { faults }: { faults: boolean 
     expect(await sync.reconcile()).toMatchObject({ orphans: 1_500, missing: 5, stale: 1 });
     await inStep();
     expect(await indexedIds()).toEqual(await activeIds());
+  });
+
+  it('runs as commands: npm run reindex, reconcile, and indexer (until SIGTERM)', async () => {
+    await inStep();
+    const env = {
+      DATABASE_URL: database.url,
+      MEILISEARCH_URL: config.MEILISEARCH_URL!,
+      MEILISEARCH_KEY: config.MEILISEARCH_KEY!,
+      MEILISEARCH_INDEX: config.MEILISEARCH_INDEX,
+    };
+    const run = async (command: string) => {
+      const running = startNode(['--import', 'tsx', 'api/src/search/meili/cli.ts', command], env);
+      return { code: await running.exited, output: running.output() };
+    };
+    const reindexed = await run('reindex');
+    expect(reindexed.code, reindexed.output).toBe(0);
+    expect(reindexed.output).toMatch(/\d+ products indexed into a fresh index, swapped in/);
+    expect(await indexedIds()).toEqual(await activeIds());
+
+    await client
+      .index(config.MEILISEARCH_INDEX)
+      .addDocuments([{ id: 9_000_000, name: 'Orphan' }])
+      .waitTask();
+    const reconciled = await run('reconcile');
+    expect(reconciled.code, reconciled.output).toBe(0);
+    expect(JSON.parse(reconciled.output.trim().split('\n').at(-1)!)).toMatchObject({ orphans: 1, missing: 0 });
+    await inStep();
+
+    // The standalone indexer alone drains the outbox: this file's is stopped meanwhile.
+    await indexer.stop();
+    const standalone = startNode(['--import', 'tsx', 'api/src/search/meili/cli.ts', 'indexer'], env);
+    try {
+      await waitUntil('the indexer runs', async () => standalone.output().includes('until SIGTERM'));
+      const [id] = await activeIds();
+      await database.pool.query(`UPDATE products SET name = 'Wombat kettle' WHERE id = $1`, [id]);
+      await waitUntil('the change is searchable', async () => (await search('q=wombat')).hits.length === 1);
+    } finally {
+      standalone.child.kill('SIGTERM');
+    }
+    expect(await standalone.exited, standalone.output()).toBe(0);
   });
 }
 
