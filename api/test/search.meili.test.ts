@@ -220,6 +220,38 @@ function syncSuite(target: () => Promise<Target>, { faults }: { faults: boolean 
     await inStep();
   });
 
+  it.skipIf(!faults)(
+    'stops at once with a batch in hand, leaving its changes in the outbox',
+    { timeout: 10_000 },
+    async () => {
+      await inStep();
+      await indexer.stop();
+      // A task would keep this one waiting 60 s: closing the sync must not wait for it.
+      const patient = searchSync(database.pool, { ...config, MEILISEARCH_TASK_TIMEOUT_MS: 60_000 }, silent);
+      const stopping = new Indexer(patient, { connectionString: database.url, log: silent });
+      server.standIn!.holdTasks();
+      try {
+        stopping.start();
+        await database.pool.query(`UPDATE products SET name = 'Held kettle' WHERE name = 'Copper kettle 6'`);
+        await waitUntil('a task is enqueued', async () => server.standIn!.tasks().some((t) => t.status === 'enqueued'));
+        patient.close();
+        await stopping.stop();
+        expect(await outboxLength(database)).toBe(1);
+      } finally {
+        server.standIn!.releaseTasks();
+        indexer = new Indexer(sync, {
+          connectionString: database.url,
+          pollMs: 60_000,
+          retryMs: 100,
+          maxRetryMs: 1_000,
+          log: silent,
+        });
+        indexer.start();
+      }
+      await inStep();
+    },
+  );
+
   it.skipIf(!faults)('answers from PostgreSQL while Meilisearch is down, and catches up once it is back', async () => {
     await inStep();
     await server.standIn!.down();

@@ -47,6 +47,7 @@ async function main(): Promise<number> {
       await new Promise<void>((resolve) => {
         for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve());
       });
+      sync.close();
       await indexer.stop();
     } else if (command === 'reindex') {
       const started = performance.now();

@@ -63,6 +63,7 @@ const plugin: FastifyPluginAsync<MeiliPluginOptions> = async (app, { database, c
   });
   app.addHook('onClose', async () => {
     abort.abort();
+    sync.close();
     await starting;
     await indexer?.stop();
   });

@@ -65,6 +65,7 @@ export class SearchSync {
   readonly #pool: pg.Pool;
   readonly #client: Meilisearch;
   readonly #options: SyncOptions;
+  readonly #closing = new AbortController();
 
   constructor(pool: pg.Pool, client: Meilisearch, options: SyncOptions) {
     this.#pool = pool;
@@ -83,9 +84,31 @@ export class SearchSync {
 
   /** Waits for a task to end; anything but `succeeded` (or waiting too long) is an error. */
   async settle(enqueued: EnqueuedTaskPromise): Promise<Task> {
-    const task = await enqueued.waitTask({ timeout: this.#options.taskTimeoutMs, interval: 20 });
-    if (task.status !== 'succeeded') throw new TaskFailedError(task);
-    return task;
+    const { signal } = this.#closing;
+    signal.throwIfAborted();
+    let stop: (() => void) | undefined;
+    const closed = new Promise<never>((_, reject) => {
+      stop = () => reject(signal.reason as Error);
+      signal.addEventListener('abort', stop, { once: true });
+    });
+    try {
+      const task = await Promise.race([
+        enqueued.waitTask({ timeout: this.#options.taskTimeoutMs, interval: 20 }),
+        closed,
+      ]);
+      if (task.status !== 'succeeded') throw new TaskFailedError(task);
+      return task;
+    } finally {
+      signal.removeEventListener('abort', stop!);
+    }
+  }
+
+  /**
+   * Shutting down: every wait for a task ends now with an error, so a batch in hand rolls back
+   * (its outbox rows stay for the next process) instead of holding the shutdown for a task timeout.
+   */
+  close(): void {
+    this.#closing.abort(new Error('search sync closed'));
   }
 
   /** Creates the index when missing and applies the settings declared in code. */
