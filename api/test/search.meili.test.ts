@@ -153,6 +153,26 @@ function syncSuite(target: () => Promise<Target>, { faults }: { faults: boolean 
     expect((await search('q=archived')).hits).toEqual([]);
   });
 
+  it('sorts every match as the listing does: price, name, newest, ties by id', async () => {
+    await inStep();
+    for (const [sort, order] of [
+      ['price_asc', 'price_amount, id'],
+      ['price_desc', 'price_amount DESC, id DESC'],
+      ['name_asc', 'name, id'],
+      ['newest', 'created_at DESC, id DESC'],
+    ]) {
+      const { rows } = await database.pool.query<{ id: string }>(
+        `SELECT id FROM products WHERE status = 'active' AND name ~* '\\mkettle\\M' AND stock > 0
+          ORDER BY ${order} LIMIT 30`,
+      );
+      const found = await search(`q=kettle&in_stock=true&sort=${sort}&limit=30`);
+      expect(
+        found.hits.map((h) => h.id),
+        sort,
+      ).toEqual(rows.map((r) => Number(r.id)));
+    }
+  });
+
   it('takes every write path into the index: API, bulk SQL, deletes, category moves', async () => {
     await waitUntil('the index is built', () => sync.isReady());
     const [first] = await activeIds();

@@ -12,7 +12,7 @@ import {
   type SearchRequest,
   type SearchResult,
 } from './pg-engine.ts';
-import { SearchQuery, SearchResults } from './schemas.ts';
+import { SearchQuery, SearchResults, type SearchSort } from './schemas.ts';
 
 const WORDS_REFRESH_MS = 10 * 60_000;
 
@@ -65,18 +65,22 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async 
           detail: `relevance pages reach the first ${MAX_TOTAL_HITS} hits: at most page ${Math.ceil(MAX_TOTAL_HITS / limit)} with limit ${limit}`,
         });
       }
+      if (query.min_price !== undefined && query.max_price !== undefined && query.min_price > query.max_price) {
+        throw invalidParam({ in: 'query', name: 'max_price', detail: 'must be at least min_price' });
+      }
       const tree = await app.catalogue.categories.tree();
       const category = query.category === undefined ? undefined : tree.bySlug.get(query.category);
       if (query.category !== undefined && !category) {
         throw invalidParam({ in: 'query', name: 'category', detail: `no category with slug '${query.category}'` });
       }
-      const searched: SearchRequest = {
+      const searched: SearchRequest & { sort: SearchSort } = {
         q: query.q ?? '',
         category: category?.id,
         brands: query.brand,
         minPrice: query.min_price,
         maxPrice: query.max_price,
         inStock: query.in_stock,
+        sort: query.sort ?? 'relevance',
         page,
         limit,
       };

@@ -2,6 +2,10 @@ import { Type, type Static } from 'typebox';
 import { ListProductsQuery, ProductSummary } from '../catalogue/schemas.ts';
 import { MAX_TOTAL_HITS } from './pg-engine.ts';
 
+/** The listing's sorts (less `updated`, which serves incremental sync), after relevance. */
+export const SEARCH_SORTS = ['relevance', 'newest', 'price_asc', 'price_desc', 'name_asc'] as const;
+export type SearchSort = (typeof SEARCH_SORTS)[number];
+
 export const SearchQuery = Type.Object(
   {
     q: Type.Optional(
@@ -14,6 +18,13 @@ export const SearchQuery = Type.Object(
     ),
     // The listing's filters, as GET /v1/products takes them.
     ...Type.Pick(ListProductsQuery, ['category', 'brand', 'min_price', 'max_price', 'in_stock']).properties,
+    sort: Type.Optional(
+      Type.Enum(SEARCH_SORTS, {
+        default: 'relevance',
+        description:
+          'Relevance first (the default), or the listing\'s orders over every match: `newest`, `price_asc`, `price_desc`, `name_asc` (ties by id).',
+      }),
+    ),
     page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 24, description: 'Hits per page.' })),
   },

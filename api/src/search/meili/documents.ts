@@ -49,7 +49,7 @@ export const INDEX_SETTINGS = {
       features: { facetSearch: false, filter: { equality: true, comparison: true } },
     },
   ],
-  sortableAttributes: ['created_at', 'price_amount', 'name'],
+  sortableAttributes: ['created_at', 'price_amount', 'name', 'id'],
   rankingRules: ['words', 'typo', 'proximity', 'attribute', 'sort', 'exactness'],
   typoTolerance: {
     enabled: true,

@@ -1,7 +1,7 @@
 import type { Meilisearch, SearchParams, SearchResponse } from 'meilisearch';
 import type pg from 'pg';
 import type { SearchRequest, SearchResult } from '../pg-engine.ts';
-import type { SearchHit } from '../schemas.ts';
+import type { SearchHit, SearchSort } from '../schemas.ts';
 import { MARK_END, MARK_START, markHtml, queryTerms } from '../terms.ts';
 import type { ProductDocument } from './documents.ts';
 import type { SearchSync } from './sync.ts';
@@ -10,6 +10,14 @@ import type { SearchSync } from './sync.ts';
 export interface MeiliResult extends SearchResult {
   lagMs: number;
 }
+
+/** The listing's orders, as Meilisearch sorts (ties by id, as the listing's keyset). */
+const SORTS: Record<Exclude<SearchSort, 'relevance'>, string[]> = {
+  newest: ['created_at:desc', 'id:desc'],
+  price_asc: ['price_amount:asc', 'id:asc'],
+  price_desc: ['price_amount:desc', 'id:desc'],
+  name_asc: ['name:asc', 'id:asc'],
+};
 
 /** Why a search configured for Meilisearch was answered by PostgreSQL. */
 export type Fallback = 'meilisearch_unavailable' | 'index_not_ready';
@@ -81,7 +89,7 @@ export class MeiliSearchEngine {
     this.#resumeAt = performance.now() + RESUME_AFTER_MS;
   }
 
-  async search(request: SearchRequest): Promise<MeiliResult> {
+  async search(request: SearchRequest & { sort?: SearchSort }): Promise<MeiliResult> {
     const words = queryTerms(request.q);
     const params: SearchParams = {
       filter: filtersOf(request),
@@ -94,6 +102,7 @@ export class MeiliSearchEngine {
       highlightPreTag: MARK_START,
       highlightPostTag: MARK_END,
       matchingStrategy: 'all',
+      ...(request.sort && request.sort !== 'relevance' ? { sort: SORTS[request.sort] } : {}),
     };
     const index = this.#client.index<ProductDocument>(this.#sync.indexUid);
     // Only the words reach Meilisearch: its quotes (phrases) and minus (exclusion) are not offered.

@@ -1212,6 +1212,8 @@ export interface operations {
                 max_price?: number;
                 /** @description `true`: only products with stock; `false`: only without. */
                 in_stock?: boolean;
+                /** @description Relevance first (the default), or the listing's orders over every match: `newest`, `price_asc`, `price_desc`, `name_asc` (ties by id). */
+                sort?: "relevance" | "newest" | "price_asc" | "price_desc" | "name_asc";
                 page?: number;
                 /** @description Hits per page. */
                 limit?: number;
