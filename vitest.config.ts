@@ -19,6 +19,8 @@ export default defineConfig({
           name: 'web',
           include: ['web/test/**/*.test.ts'],
           environment: 'node',
+          // The tests run the storefront as built: one build for every file.
+          globalSetup: ['web/test/support/build.ts'],
           testTimeout: 60_000,
           hookTimeout: 300_000,
         },

@@ -1,12 +1,16 @@
 // See https://svelte.dev/docs/kit/types#app.d.ts
-// for information about these interfaces
+import type { Lang } from '$lib/i18n';
+
 declare global {
   namespace App {
-    // interface Error {}
-    // interface Locals {}
-    // interface PageData {}
-    // interface PageState {}
-    // interface Platform {}
+    interface Error {
+      message: string;
+      /** Where to start again when a page link went stale: the same listing without its cursor. */
+      firstPage?: string;
+    }
+    interface Locals {
+      lang: Lang;
+    }
   }
 }
 

@@ -1,17 +1,11 @@
-import { execFile } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../api/src/db/embedded.ts';
-import { alive, repoRoot, startNode, waitFor, type Running } from '../../api/test/support/process.ts';
+import { alive, startNode, waitFor, type Running } from '../../api/test/support/process.ts';
 
-// Every test here runs the storefront as built from the current source.
-beforeAll(async () => {
-  await promisify(execFile)('npm', ['run', 'build', '-w', 'web'], { cwd: repoRoot });
-});
-
+// Every test here runs the storefront as built from the current source (web/test/support/build.ts).
 /**
  * The storefront as `npm start` runs it: the launcher starts the API (on its embedded PostgreSQL)
  * and the built storefront; the pages are read as a browser without JavaScript gets them.
