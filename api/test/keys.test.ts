@@ -53,6 +53,18 @@ describe('API keys over the API', () => {
     }
   });
 
+  it('tells any valid key its own name and scopes, and nothing without one', async () => {
+    const { secret } = await app.keys.create('storefront admin', ['stock:write']);
+    const me = await app.inject({ url: '/v1/keys/me', headers: { authorization: `Bearer ${secret}` } });
+    expect(me.statusCode).toBe(200);
+    expect(me.json()).toMatchObject({ name: 'storefront admin', scopes: ['stock:write'] });
+    expect(me.body).not.toContain(secret.split('_')[2]!);
+    expect((await app.inject({ url: '/v1/keys/me' })).statusCode).toBe(401);
+    expect(
+      (await app.inject({ url: '/v1/keys/me', headers: { authorization: 'Bearer cat_nope_nope' } })).statusCode,
+    ).toBe(401);
+  });
+
   it('is closed to keys without keys:admin', async () => {
     for (const [headers, status] of [
       [{}, 401],

@@ -101,6 +101,29 @@ describe('stock', () => {
     });
   });
 
+  describe('stock levels', () => {
+    it('reads the live stock and version by id or sku, drafts included, for a key with stock:write', async () => {
+      const id = await newProduct(7);
+      const [draft] = await insertProducts(database, [productRow({ categoryId, status: 'draft', stock: 3 })]);
+      const { rows } = await database.pool.query<{ sku: string }>('SELECT sku FROM products WHERE id = $1', [
+        draft!.id,
+      ]);
+      const response = await app.inject({
+        url: `/v1/stock-levels?id=${id}&sku=${encodeURIComponent(rows[0]!.sku)}&sku=NO-SUCH-SKU`,
+        headers: auth(writer),
+      });
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['cache-control']).toBe('no-store');
+      expect(response.json().data).toEqual([
+        expect.objectContaining({ id, stock: 7, status: 'active', version: expect.any(Number) }),
+        expect.objectContaining({ id: draft!.id, stock: 3, status: 'draft', sku: rows[0]!.sku }),
+      ]);
+      expect((await app.inject({ url: `/v1/stock-levels?id=${id}` })).statusCode).toBe(401);
+      expect((await app.inject({ url: `/v1/stock-levels?id=${id}`, headers: auth(catalogOnly) })).statusCode).toBe(403);
+      expect((await app.inject({ url: '/v1/stock-levels', headers: auth(writer) })).statusCode).toBe(400);
+    });
+  });
+
   describe('conflicts', () => {
     it('refuses a decrement below zero with 409 and the current stock, changing nothing', async () => {
       const id = await newProduct(2);

@@ -273,7 +273,8 @@ describe('admin', () => {
     for (const page of [first, second]) {
       await signIn(page, stack.adminKey);
       await page.waitForURL(`${stack.web}/admin`);
-      await page.getByLabel('Name, SKU, id or slug').fill(product!.slug);
+      // One finds it by slug, the other by SKU.
+      await page.getByLabel('Name, SKU, id or slug').fill(page === first ? product!.slug : product!.sku);
       await page.getByRole('button', { name: 'Find' }).click();
       await page.locator(`tr[data-product-id="${product!.id}"] a`).click();
       await page.waitForURL(`${stack.web}/admin/products/${product!.id}`);

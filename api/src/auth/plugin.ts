@@ -9,7 +9,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     keys: KeyRepository;
     /** A preHandler that lets the request through only with a valid key holding `scope`. */
-    requireScope(scope: Scope): preHandlerAsyncHookHandler;
+    /** A valid key, holding `scope` when one is named. */
+    requireScope(scope?: Scope): preHandlerAsyncHookHandler;
   }
   interface FastifyRequest {
     apiKey?: VerifiedKey;
@@ -31,7 +32,7 @@ export const authPlugin = fp<{ db: Db }>(
       return new HttpProblem(401, 'unauthorized', 'Unauthorized', detail);
     };
 
-    app.decorate('requireScope', (scope: Scope) => async (request: FastifyRequest, reply: FastifyReply) => {
+    app.decorate('requireScope', (scope?: Scope) => async (request: FastifyRequest, reply: FastifyReply) => {
       const header = request.headers.authorization;
       if (!header) throw unauthorized(reply, 'This request needs an API key: Authorization: Bearer <key>.');
       const key = bearerToken(header);
@@ -39,7 +40,7 @@ export const authPlugin = fp<{ db: Db }>(
       const verified = await keys.verify(key);
       if (!verified) throw unauthorized(reply, 'The API key is not valid, or has been revoked.');
       request.apiKey = verified;
-      if (!verified.scopes.includes(scope)) {
+      if (scope && !verified.scopes.includes(scope)) {
         throw new HttpProblem(403, 'forbidden', 'Forbidden', `This API key lacks the '${scope}' scope.`);
       }
     });

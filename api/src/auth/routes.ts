@@ -49,6 +49,40 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const admin = app.requireScope('keys:admin');
 
   app.get(
+    '/v1/keys/me',
+    {
+      preHandler: app.requireScope(),
+      schema: {
+        operationId: 'currentKey',
+        tags: ['keys'],
+        summary: 'The key this request is made with: its name and scopes',
+        description:
+          "Any valid key may ask: a client (the storefront's admin sign-in) checks a key and learns what it may do before using it.",
+        headers: Type.Object({
+          authorization: Type.Optional(Type.String({ description: 'Bearer <API key>, any scope.' })),
+        }),
+        response: {
+          200: Type.Object(
+            {
+              id: Key.properties.id,
+              name: Key.properties.name,
+              prefix: Key.properties.prefix,
+              scopes: Key.properties.scopes,
+            },
+            { title: 'CurrentApiKey' },
+          ),
+          ...problemResponses(401),
+        },
+      },
+    },
+    async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      const { id, name, prefix, scopes } = request.apiKey!;
+      return { id, name, prefix, scopes };
+    },
+  );
+
+  app.get(
     '/v1/keys',
     {
       preHandler: admin,

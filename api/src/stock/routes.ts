@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import type pg from 'pg';
 import type { Db } from '../db/database.ts';
 import { expireIdempotencyKeys, runIdempotent, sendAnswer } from '../http/idempotency.ts';
 import { parseIfMatch, versionTag } from '../http/conditional.ts';
-import { HttpProblem, notFound, toProblem } from '../http/problem.ts';
+import { HttpProblem, invalidParam, notFound, toProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
 import { fingerprint } from '../pagination/cursor.ts';
 import { actorOf, StockRepository } from './repository.ts';
@@ -15,6 +15,8 @@ import {
   SetStockBody,
   StockAdjustmentBody,
   StockChange,
+  StockLevel,
+  StockLevelsQuery,
 } from './schemas.ts';
 
 const Authorization = Type.Object({
@@ -29,6 +31,39 @@ export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db; pool: pg.Pool }> =
   const sweeper = setInterval(() => void expireIdempotencyKeys(db).catch(() => undefined), 10 * 60_000);
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));
+
+  app.get(
+    '/v1/stock-levels',
+    {
+      preHandler: writer,
+      schema: {
+        operationId: 'getStockLevels',
+        tags: ['stock'],
+        summary: 'Current stock of products by id or SKU, drafts and archived included',
+        description:
+          "Read from the database at the time of the request (never cached), with each product's `version` for a conditional PUT. Up to 100 ids and 100 SKUs; unknown ones are left out.",
+        headers: Authorization,
+        querystring: StockLevelsQuery,
+        response: {
+          200: Type.Object({ data: Type.Array(StockLevel, { description: 'In id order.' }) }, { title: 'StockLevels' }),
+          ...problemResponses(400, 401, 403),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id = [], sku = [] } = request.query;
+      reply.header('cache-control', 'no-store');
+      if (id.length === 0 && sku.length === 0) {
+        throw invalidParam({ in: 'query', name: 'id', detail: 'give at least one id or sku' });
+      }
+      const { rows } = await pool.query<Static<typeof StockLevel> & { id: string }>(
+        `SELECT id, sku, slug, name, brand, status, stock, version FROM products
+          WHERE id = ANY($1::bigint[]) OR sku = ANY($2::text[]) ORDER BY id`,
+        [id, sku],
+      );
+      return { data: rows.map((row) => ({ ...row, id: Number(row.id) })) };
+    },
+  );
 
   app.post(
     '/v1/products/:id/stock-adjustments',

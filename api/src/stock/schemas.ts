@@ -82,6 +82,35 @@ export const MovementPage = Type.Object(
   { title: 'MovementPage' },
 );
 
+export const StockLevelsQuery = Type.Object(
+  {
+    id: Type.Optional(
+      Type.Array(Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER }), {
+        maxItems: 100,
+        description: 'Product ids (repeatable).',
+      }),
+    ),
+    sku: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 100, description: 'SKUs (repeatable).' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const StockLevel = Type.Object(
+  {
+    id: Type.Integer(),
+    sku: Type.String(),
+    slug: Type.String(),
+    name: Type.String(),
+    brand: Type.Union([Type.String(), Type.Null()]),
+    status: Type.Enum(['draft', 'active', 'archived']),
+    stock: Type.Integer({ minimum: 0 }),
+    version: Type.Integer({ minimum: 1, description: 'For `If-Match` on PUT /v1/products/{id}/stock.' }),
+  },
+  { title: 'StockLevel' },
+);
+
 export type StockMovement = Static<typeof StockMovement>;
 export type StockChange = Static<typeof StockChange>;
 

@@ -36,20 +36,13 @@ export function signedOut(cookies: Cookies): never {
   redirect(303, '/admin/login?expired=1');
 }
 
-/**
- * Whether the API accepts a key for stock work. The API has no "who am I" endpoint, so this asks
- * for the stock ledger of a product that cannot exist: 401 is an unknown key, 403 one without
- * the stock:write scope, 404 a key that may read and change stock.
- */
+/** Whether the API accepts a key for stock work: GET /v1/keys/me tells its scopes. */
 export async function checkKey(key: string, address: string): Promise<'ok' | 'refused' | 'no-scope' | 'unavailable'> {
-  const { response } = await api
-    .GET('/v1/products/{id}/stock-movements', {
-      params: { path: { id: Number.MAX_SAFE_INTEGER }, query: { limit: 1 } },
-      headers: bearer(key, address),
-    })
-    .catch(() => ({ response: undefined }));
+  const { data, response } = await api
+    .GET('/v1/keys/me', { headers: bearer(key, address) })
+    .catch(() => ({ data: undefined, response: undefined }));
   if (!response) return 'unavailable';
   if (response.status === 401) return 'refused';
-  if (response.status === 403) return 'no-scope';
-  return response.status === 404 || response.ok ? 'ok' : 'unavailable';
+  if (!data) return 'unavailable';
+  return data.scopes.includes('stock:write') ? 'ok' : 'no-scope';
 }

@@ -116,6 +116,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/stock-levels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Current stock of products by id or SKU, drafts and archived included
+         * @description Read from the database at the time of the request (never cached), with each product's `version` for a conditional PUT. Up to 100 ids and 100 SKUs; unknown ones are left out.
+         */
+        get: operations["getStockLevels"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/products/{id}/stock-adjustments": {
         parameters: {
             query?: never;
@@ -190,6 +210,26 @@ export interface paths {
          * @description Each item is applied like a single adjustment (atomic, never below zero, a ledger row each). With `atomic: true`, any item that cannot apply refuses the whole batch (409, the failing items in `errors`) and nothing changes; otherwise each item stands on its own and `results` says what happened to it. Send `Idempotency-Key` to make retries safe.
          */
         post: operations["adjustStockBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/keys/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The key this request is made with: its name and scopes
+         * @description Any valid key may ask: a client (the storefront's admin sign-in) checks a key and learns what it may do before using it.
+         */
+        get: operations["currentKey"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -353,6 +393,14 @@ export interface components {
             id: number;
             slug: string;
             name: string;
+        };
+        /** CurrentApiKey */
+        CurrentApiKey: {
+            id: number;
+            name: string;
+            /** @description The public part of the key: safe to show and log. */
+            prefix: string;
+            scopes: ("catalog:write" | "stock:write" | "keys:admin")[];
         };
         /** Image */
         Image: {
@@ -589,6 +637,24 @@ export interface components {
             version: number;
             /** @description Null when the stock was already at that level. */
             movement: components["schemas"]["StockMovement"] | null;
+        };
+        /** StockLevel */
+        StockLevel: {
+            id: number;
+            sku: string;
+            slug: string;
+            name: string;
+            brand: string | null;
+            /** @enum {unknown} */
+            status: "draft" | "active" | "archived";
+            stock: number;
+            /** @description For `If-Match` on PUT /v1/products/{id}/stock. */
+            version: number;
+        };
+        /** StockLevels */
+        StockLevels: {
+            /** @description In id order. */
+            data: components["schemas"]["StockLevel"][];
         };
         /** StockMovement */
         StockMovement: {
@@ -1383,6 +1449,82 @@ export interface operations {
             };
         };
     };
+    getStockLevels: {
+        parameters: {
+            query?: {
+                /** @description Product ids (repeatable). */
+                id?: number[];
+                /** @description SKUs (repeatable). */
+                sku?: string[];
+            };
+            header?: {
+                /** @description Bearer <API key> with the stock:write scope. */
+                authorization?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockLevels"];
+                };
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Forbidden */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     adjustStock: {
         parameters: {
             query?: never;
@@ -1800,6 +1942,59 @@ export interface operations {
             };
             /** @description Unprocessable Entity */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
+            429: {
+                headers: {
+                    "Retry-After"?: unknown;
+                    "RateLimit-Policy"?: unknown;
+                    RateLimit?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Internal Server Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    currentKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Bearer <API key>, any scope. */
+                authorization?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CurrentApiKey"];
+                };
+            };
+            /** @description Unauthorized */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

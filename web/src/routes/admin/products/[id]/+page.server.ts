@@ -15,43 +15,36 @@ function productId(event: Pick<RequestEvent, 'params' | 'locals'>): number {
 }
 
 /**
- * A product's stock and its ledger, page by page. The stock shown is the ledger's newest
- * `stock_after`, read with the key and never cached, so it is the value the forms send as
- * `expected`; the product itself comes from the public read.
+ * A product's stock and its ledger, page by page. The product and its stock come from the stock
+ * levels endpoint, read with the key and never cached, drafts and archived included: the stock
+ * shown is the value the forms send as `expected`.
  */
 export const load = (async (event) => {
   const key = adminKey(event.cookies);
   const id = productId(event);
   const cursor = event.url.searchParams.get('cursor') || undefined;
   const headers = bearer(key, event.getClientAddress());
-  const [product, movements, newest] = await Promise.all([
-    call(event, () => api.GET('/v1/products/{idOrSlug}', { params: { path: { idOrSlug: String(id) } }, headers })),
+  const [levels, movements] = await Promise.all([
+    call(event, () => api.GET('/v1/stock-levels', { params: { query: { id: [id] } }, headers })),
     call(event, () =>
       api.GET('/v1/products/{id}/stock-movements', {
         params: { path: { id }, query: { limit: MOVEMENTS_PER_PAGE, cursor } },
         headers,
       }),
     ),
-    cursor
-      ? call(event, () =>
-          api.GET('/v1/products/{id}/stock-movements', { params: { path: { id }, query: { limit: 1 } }, headers }),
-        )
-      : undefined,
   ]);
-  if (movements.response.status === 401) signedOut(event.cookies);
-  if (!product.data) {
-    if (product.response.status === 404) error(404, translator(event.locals.lang)('notFoundProduct'));
-    unavailable(event);
-  }
+  if (levels.response.status === 401 || movements.response.status === 401) signedOut(event.cookies);
+  if (!levels.data) unavailable(event);
+  const product = levels.data.data[0];
+  if (!product) error(404, translator(event.locals.lang)('notFoundProduct'));
   if (!movements.data) {
     if (movements.response.status === 400) error(400, { message: 'Bad cursor', firstPage: event.url.pathname });
     unavailable(event);
   }
-  const latest = (newest?.data ?? movements.data).data[0];
-  const { name, sku, slug, brand, stock } = product.data;
+  const { name, sku, slug, brand, status, stock } = product;
   return {
-    product: { id, name, sku, slug, brand },
-    stock: latest?.stock_after ?? stock,
+    product: { id, name, sku, slug, brand, status },
+    stock,
     movements: movements.data.data,
     next: movements.data.next_cursor,
     cursor,
