@@ -21,6 +21,7 @@ let category: { slug: string; name: string; product_count: number };
 interface Summary {
   id: number;
   slug: string;
+  sku: string;
   name: string;
   brand: string | null;
   price: { amount: number };

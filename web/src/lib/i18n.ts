@@ -256,26 +256,46 @@ export function fromAcceptLanguage(header: string | null): Lang {
 
 export type Translate = (key: Key, params?: Record<string, string | number>) => string;
 
+/**
+ * Formatters, made once per language and options: building an Intl formatter costs far more than
+ * using one, and a listing page formats dozens of prices.
+ */
+const formatters = new Map<string, Intl.NumberFormat | Intl.DateTimeFormat>();
+function formatter<T extends Intl.NumberFormat | Intl.DateTimeFormat>(key: string, make: () => T): T {
+  let made = formatters.get(key) as T | undefined;
+  if (!made) formatters.set(key, (made = make()));
+  return made;
+}
+
+const translators = new Map<Lang, Translate>();
+
 export function translator(lang: Lang): Translate {
+  let translate = translators.get(lang);
+  if (translate) return translate;
   const dictionary = dictionaries[lang];
-  const numbers = new Intl.NumberFormat(lang);
-  return (key, params) =>
+  const numbers = formatter(`n:${lang}`, () => new Intl.NumberFormat(lang));
+  translate = (key, params) =>
     dictionary[key].replace(/\{(\w+)\}/g, (_, name: string) => {
       const value = params?.[name];
       return typeof value === 'number' ? numbers.format(value) : (value ?? '');
     });
+  translators.set(lang, translate);
+  return translate;
 }
 
 /** Decimal places of a currency's minor unit (2 for EUR, 0 for JPY). */
 export const minorDigits = (currency: string) =>
-  new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  formatter(`c:en:${currency}`, () => new Intl.NumberFormat('en', { style: 'currency', currency })).resolvedOptions()
+    .maximumFractionDigits ?? 2;
 
 export const formatPrice = (lang: Lang, money: { amount: number; currency: string }) =>
-  new Intl.NumberFormat(lang, { style: 'currency', currency: money.currency }).format(
-    money.amount / 10 ** minorDigits(money.currency),
-  );
+  formatter(
+    `c:${lang}:${money.currency}`,
+    () => new Intl.NumberFormat(lang, { style: 'currency', currency: money.currency }),
+  ).format(money.amount / 10 ** minorDigits(money.currency));
 
 export const formatDate = (lang: Lang, iso: string, withTime = false) =>
-  new Intl.DateTimeFormat(lang, withTime ? { dateStyle: 'medium', timeStyle: 'short' } : { dateStyle: 'long' }).format(
-    new Date(iso),
-  );
+  formatter(
+    `d:${lang}:${withTime}`,
+    () => new Intl.DateTimeFormat(lang, withTime ? { dateStyle: 'medium', timeStyle: 'short' } : { dateStyle: 'long' }),
+  ).format(new Date(iso));
