@@ -5,13 +5,19 @@
  * what to compare: absolute figures on a shared 2-core machine move from run to run.
  *
  *   npm run bench -- [--products 1000000] [--duration 10] [--connections 16] [--import-rows 1000000] [--reuse]
+ *                    [--skip-web | --web-only] [--data-dir .bench-data]
  *
+ * After search, the storefront (bench/web.ts): its server-rendered listing page under load against
+ * the API's answer to the same query, and its bytes on the wire at 10,000 products and at
+ * --products. --skip-web skips it; --web-only measures nothing else (seed, then the storefront).
  * It ends with the bulk import (bench/import.ts) in a database of its own: --import-rows 0 skips it.
- * --reuse keeps .bench-data/ between runs when it already holds that many products.
+ * --reuse keeps the data folder (.bench-data/, or --data-dir) between runs when it already holds
+ * that many products.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { rm } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -23,6 +29,7 @@ import { KeyRepository } from '../api/src/auth/keys.ts';
 import { benchImportOn, importFigureLines, type ImportBenchFigures } from './import.ts';
 import { benchSearch } from './search.ts';
 import { benchStock } from './stock.ts';
+import { benchWeb, START_TRUST_PROXY, type WebBenchFigures, type WebRatio } from './web.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
@@ -32,13 +39,18 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '16' },
     'import-rows': { type: 'string', default: '1000000' },
     reuse: { type: 'boolean', default: false },
+    'skip-web': { type: 'boolean', default: false },
+    'web-only': { type: 'boolean', default: false },
+    'data-dir': { type: 'string', default: '.bench-data' },
   },
 });
+if (args['skip-web'] && args['web-only']) throw new Error('--skip-web and --web-only exclude each other');
+const webOnly = args['web-only'];
 const productCount = Number(args.products);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
-const importRows = Number(args['import-rows']);
-const dataDir = `${root}.bench-data`;
+const importRows = webOnly ? 0 : Number(args['import-rows']);
+const dataDir = resolvePath(root, args['data-dir']);
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
 
@@ -59,6 +71,15 @@ interface Measured {
   p50: number;
   p99: number;
   errors: number;
+}
+
+/** A ratio of the report: at least `target`, or within 1 ± `within`, or shown without a target. */
+type Target = WebRatio;
+
+function targetText(t: Target): string {
+  if (t.target !== undefined) return `≥ ${t.target} ${t.value >= t.target ? '✓' : '✗ missed'}`;
+  if (t.within !== undefined) return `1 ± ${t.within} ${Math.abs(t.value - 1) <= t.within ? '✓' : '✗ missed'}`;
+  return '';
 }
 
 async function measure(name: string, url: string, seconds = duration): Promise<Measured> {
@@ -98,7 +119,7 @@ try {
     loadRate = `reused ${productCount.toLocaleString('en')} products already loaded (--reuse)`;
   } else {
     if (rows[0]!.n > 0)
-      throw new Error(`.bench-data holds ${rows[0]!.n} products, not ${productCount}: run without --reuse`);
+      throw new Error(`${dataDir} holds ${rows[0]!.n} products, not ${productCount}: run without --reuse`);
     log(`Seeding ${productCount.toLocaleString('en')} products`);
     const startedAt = performance.now();
     const seeded = await seedCatalogue(database.pool, {
@@ -118,7 +139,8 @@ try {
 
   child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], {
     cwd: root,
-    env: { ...process.env, DATABASE_URL: url },
+    // The TRUST_PROXY `npm start` gives the API: the storefront (bench/web.ts) calls this one.
+    env: { ...process.env, DATABASE_URL: url, TRUST_PROXY: START_TRUST_PROXY },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const firstLine = await new Promise<string>((resolve, reject) => {
@@ -127,7 +149,6 @@ try {
   });
   const urls = JSON.parse(firstLine) as { api: string; uncached: string; ceiling: string; baseline: string };
 
-  // The deep position, reached the way a client reaches it: by following cursors.
   const active = Number(
     (
       (await (await fetch(`${urls.api}/v1/categories`)).json()) as { data: { depth: number; product_count: number }[] }
@@ -135,88 +156,118 @@ try {
       .filter((c) => c.depth === 0)
       .reduce((sum, c) => sum + c.product_count, 0),
   );
-  // Past product 500,000 when the catalogue has it; otherwise well past its middle.
-  const deepTarget = active > 510_000 ? 500_000 : Math.floor(active / 2);
-  let cursor: string | null = null;
-  let secondPage: string | null = null;
-  let position = 0;
-  const walkStarted = performance.now();
-  while (position < deepTarget) {
-    const body = (await (
-      await fetch(`${urls.api}/v1/products?limit=100${cursor ? `&cursor=${cursor}` : ''}`)
-    ).json()) as {
-      data: unknown[];
-      next_cursor: string | null;
-    };
-    position += body.data.length;
-    cursor = body.next_cursor;
-    if (secondPage === null) {
-      const first = (await (await fetch(`${urls.api}/v1/products`)).json()) as { next_cursor: string };
-      secondPage = first.next_cursor;
+  /** The API's scenarios, then stock adjustments and search: all but the storefront and the import. */
+  async function benchApi() {
+    // The deep position, reached the way a client reaches it: by following cursors.
+    // Past product 500,000 when the catalogue has it; otherwise well past its middle.
+    const deepTarget = active > 510_000 ? 500_000 : Math.floor(active / 2);
+    let cursor: string | null = null;
+    let secondPage: string | null = null;
+    let position = 0;
+    const walkStarted = performance.now();
+    while (position < deepTarget) {
+      const body = (await (
+        await fetch(`${urls.api}/v1/products?limit=100${cursor ? `&cursor=${cursor}` : ''}`)
+      ).json()) as {
+        data: unknown[];
+        next_cursor: string | null;
+      };
+      position += body.data.length;
+      cursor = body.next_cursor;
+      if (secondPage === null) {
+        const first = (await (await fetch(`${urls.api}/v1/products`)).json()) as { next_cursor: string };
+        secondPage = first.next_cursor;
+      }
+      if (!cursor) throw new Error('ran out of pages before the deep position');
     }
-    if (!cursor) throw new Error('ran out of pages before the deep position');
-  }
-  log(
-    `Deep cursor: product ${position + 1} reached in ${((performance.now() - walkStarted) / 1000).toFixed(1)} s by cursor`,
-  );
-
-  const categories = (await (await fetch(`${urls.api}/v1/categories`)).json()) as {
-    data: { slug: string; depth: number; product_count: number }[];
-  };
-  const category = categories.data.filter((c) => c.depth === 1).sort((a, b) => b.product_count - a.product_count)[0]!;
-
-  log(`Measuring: ${duration} s per scenario, ${connections} connections`);
-  const categoryQuery = `category=${category.slug}&sort=price_asc`;
-  const ceiling = await measure('ceiling: same body from memory, bare Fastify', `${urls.ceiling}/v1/products`);
-  const scenarios = [
-    { label: 'GET /v1/products, first page', path: '/v1/products' },
-    { label: 'same, second page by cursor', path: `/v1/products?cursor=${secondPage}` },
-    {
-      label: `same, at product ${(position + 1).toLocaleString('en')} by cursor`,
-      path: `/v1/products?cursor=${cursor}`,
-    },
-    {
-      label: `category=${category.slug} (${category.product_count.toLocaleString('en')} products), price_asc`,
-      path: `/v1/products?${categoryQuery}`,
-    },
-  ];
-  // Each API scenario twice: as configured (with the 1 s response cache), and with every request
-  // reaching PostgreSQL, which is what proves the keyset queries themselves.
-  const cached: Measured[] = [];
-  const direct: Measured[] = [];
-  for (const scenario of scenarios) {
-    cached.push(await measure(`${scenario.label} (response cache on)`, `${urls.api}${scenario.path}`));
-    direct.push(
-      await measure(
-        `${scenario.label} (cache off: every request queries PostgreSQL)`,
-        `${urls.uncached}${scenario.path}`,
-      ),
+    log(
+      `Deep cursor: product ${position + 1} reached in ${((performance.now() - walkStarted) / 1000).toFixed(1)} s by cursor`,
     );
+
+    const categories = (await (await fetch(`${urls.api}/v1/categories`)).json()) as {
+      data: { slug: string; depth: number; product_count: number }[];
+    };
+    const category = categories.data.filter((c) => c.depth === 1).sort((a, b) => b.product_count - a.product_count)[0]!;
+
+    log(`Measuring: ${duration} s per scenario, ${connections} connections`);
+    const categoryQuery = `category=${category.slug}&sort=price_asc`;
+    const ceiling = await measure('ceiling: same body from memory, bare Fastify', `${urls.ceiling}/v1/products`);
+    const scenarios = [
+      { label: 'GET /v1/products, first page', path: '/v1/products' },
+      { label: 'same, second page by cursor', path: `/v1/products?cursor=${secondPage}` },
+      {
+        label: `same, at product ${(position + 1).toLocaleString('en')} by cursor`,
+        path: `/v1/products?cursor=${cursor}`,
+      },
+      {
+        label: `category=${category.slug} (${category.product_count.toLocaleString('en')} products), price_asc`,
+        path: `/v1/products?${categoryQuery}`,
+      },
+    ];
+    // Each API scenario twice: as configured (with the 1 s response cache), and with every request
+    // reaching PostgreSQL, which is what proves the keyset queries themselves.
+    const cached: Measured[] = [];
+    const direct: Measured[] = [];
+    for (const scenario of scenarios) {
+      cached.push(await measure(`${scenario.label} (response cache on)`, `${urls.api}${scenario.path}`));
+      direct.push(
+        await measure(
+          `${scenario.label} (cache off: every request queries PostgreSQL)`,
+          `${urls.uncached}${scenario.path}`,
+        ),
+      );
+    }
+    const offset = await measure(
+      `baseline: OFFSET ${position.toLocaleString('en')} LIMIT 24, no cache`,
+      `${urls.baseline}/offset?offset=${position}`,
+      Math.min(duration, 5),
+    );
+    const [first, , deep, byCategory] = cached as [Measured, Measured, Measured, Measured];
+    const [firstDirect, secondDirect, deepDirect, byCategoryDirect] = direct as [
+      Measured,
+      Measured,
+      Measured,
+      Measured,
+    ];
+
+    log('Measuring stock adjustments');
+    const stock = await benchStock({
+      apiUrl: urls.api,
+      apiKey: key.secret,
+      apiKeyId: key.id,
+      databaseUrl: url,
+      products: productCount,
+      seconds: duration,
+      poolSize: 10,
+      log,
+    });
+
+    log('Measuring search');
+    // Through the API with the response cache off: a repeated query must not come from memory.
+    const searched = await benchSearch({ apiUrl: urls.uncached, databaseUrl: url });
+    const rows = [ceiling, ...cached, ...direct, offset, ...stock.rows.map((r) => ({ ...r, name: r.label }))];
+    const ratio = (a: Measured, b: Measured) => a.rps / b.rps;
+    const targets: Target[] = [
+      { label: 'first page / ceiling (as configured)', value: ratio(first, ceiling), target: 0.6 },
+      { label: 'first page / ceiling (cache off)', value: ratio(firstDirect, ceiling) },
+      { label: 'deep page / first page (as configured)', value: ratio(deep, first), target: 0.9 },
+      { label: 'deep page / first page (cache off)', value: ratio(deepDirect, firstDirect), target: 0.9 },
+      // Both read by cursor: what depth alone costs.
+      { label: 'deep page / second page (cache off)', value: ratio(deepDirect, secondDirect) },
+      { label: 'category + price_asc / first page (as configured)', value: ratio(byCategory, first) },
+      { label: 'category + price_asc / first page (cache off)', value: ratio(byCategoryDirect, firstDirect) },
+      { label: 'OFFSET at the deep position / first page (cache off)', value: ratio(offset, firstDirect) },
+      ...stock.ratios,
+    ];
+    return { rows, targets, searched, offset };
   }
-  const offset = await measure(
-    `baseline: OFFSET ${position.toLocaleString('en')} LIMIT 24, no cache`,
-    `${urls.baseline}/offset?offset=${position}`,
-    Math.min(duration, 5),
-  );
-  const [first, , deep, byCategory] = cached as [Measured, Measured, Measured, Measured];
-  const [firstDirect, secondDirect, deepDirect, byCategoryDirect] = direct as [Measured, Measured, Measured, Measured];
+  const api = webOnly ? undefined : await benchApi();
 
-  log('Measuring stock adjustments');
-  const stock = await benchStock({
-    apiUrl: urls.api,
-    apiKey: key.secret,
-    apiKeyId: key.id,
-    databaseUrl: url,
-    products: productCount,
-    seconds: duration,
-    poolSize: 10,
-    log,
-  });
-
-  log('Measuring search');
-  // Through the API with the response cache off: a repeated query must not come from memory.
-  const searched = await benchSearch({ apiUrl: urls.uncached, databaseUrl: url });
-
+  let web: WebBenchFigures | undefined;
+  if (!args['skip-web']) {
+    log('Measuring the storefront');
+    web = await benchWeb({ server, apiUrl: urls.api, products: productCount, duration, connections, log });
+  }
   // The API child is stopped first: the import runs on its own API process, and its peak RSS is
   // that process's alone.
   await stopChild();
@@ -226,19 +277,11 @@ try {
     imported = await benchImportOn(server, importRows, log);
   }
 
-  const rows2 = [ceiling, ...cached, ...direct, offset, ...stock.rows.map((r) => ({ ...r, name: r.label }))];
-  const ratio = (a: Measured, b: Measured) => a.rps / b.rps;
-  const targets: { label: string; value: number; target?: number }[] = [
-    { label: 'first page / ceiling (as configured)', value: ratio(first, ceiling), target: 0.6 },
-    { label: 'first page / ceiling (cache off)', value: ratio(firstDirect, ceiling) },
-    { label: 'deep page / first page (as configured)', value: ratio(deep, first), target: 0.9 },
-    { label: 'deep page / first page (cache off)', value: ratio(deepDirect, firstDirect), target: 0.9 },
-    // Both read by cursor: what depth alone costs.
-    { label: 'deep page / second page (cache off)', value: ratio(deepDirect, secondDirect) },
-    { label: 'category + price_asc / first page (as configured)', value: ratio(byCategory, first) },
-    { label: 'category + price_asc / first page (cache off)', value: ratio(byCategoryDirect, firstDirect) },
-    { label: 'OFFSET at the deep position / first page (cache off)', value: ratio(offset, firstDirect) },
-    ...stock.ratios,
+  const rows2 = [...(api?.rows ?? []), ...(web?.rows ?? [])];
+  const searched = api?.searched;
+  const targets: Target[] = [
+    ...(api?.targets ?? []),
+    ...(web?.ratios ?? []),
     ...(imported ? [{ label: 'import / raw COPY into products (rows/s)', value: imported.ratio, target: 0.5 }] : []),
   ];
   const lines = [
@@ -252,24 +295,28 @@ try {
       (r) => `| ${r.name} | ${Math.round(r.rps).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${r.errors} |`,
     ),
     '',
-    '| search | p50 ms | p95 ms | requests | errors |',
-    '| --- | ---: | ---: | ---: | ---: |',
-    ...searched.map((r) => `| ${r.label} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.requests} | ${r.errors} |`),
-    '',
-    `Search p95 with facets: ${searched[0]!.p95.toFixed(1)} ms (target ≤ 50 ${searched[0]!.p95 <= 50 ? '✓' : '✗ missed'}); the naive baseline's: ${searched[1]!.p95.toFixed(1)} ms.`,
-    '',
+    ...(searched
+      ? [
+          '| search | p50 ms | p95 ms | requests | errors |',
+          '| --- | ---: | ---: | ---: | ---: |',
+          ...searched.map(
+            (r) => `| ${r.label} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.requests} | ${r.errors} |`,
+          ),
+          '',
+          `Search p95 with facets: ${searched[0]!.p95.toFixed(1)} ms (target ≤ 50 ${searched[0]!.p95 <= 50 ? '✓' : '✗ missed'}); the naive baseline's: ${searched[1]!.p95.toFixed(1)} ms.`,
+          '',
+        ]
+      : []),
+    ...(web ? [...web.lines, ''] : []),
     ...(imported ? [...importFigureLines(imported), ''] : []),
     '| ratio | measured | target |',
     '| --- | ---: | --- |',
-    ...targets.map(
-      (t) =>
-        `| ${t.label} | ${t.value.toFixed(t.value < 0.01 ? 4 : 2)} | ${t.target === undefined ? '' : `≥ ${t.target} ${t.value >= t.target ? '✓' : '✗ missed'}`} |`,
-    ),
+    ...targets.map((t) => `| ${t.label} | ${t.value.toFixed(t.value < 0.01 ? 4 : 2)} | ${targetText(t)} |`),
     '',
   ];
   console.log(lines.join('\n'));
   // The OFFSET baseline may time out: that is its point, not a failure of the figures.
-  if (rows2.some((r) => r !== offset && r.errors > 0) || searched.some((r) => r.errors > 0)) {
+  if (rows2.some((r) => r !== api?.offset && r.errors > 0) || searched?.some((r) => r.errors > 0)) {
     console.error('Some requests failed: the figures above are not valid.');
     process.exitCode = 1;
   }

@@ -17,9 +17,18 @@ const url = process.env.DATABASE_URL;
 if (!url) throw new Error('DATABASE_URL is required');
 const secret = process.env.CURSOR_SECRET ?? 'bench-cursor-secret-0123456789';
 
+// Without rate limits (left out of the config: the bench's clients would share one budget), with
+// TRUST_PROXY from the environment: run.ts and bench/web.ts give it what `npm start` gives the
+// API (scripts/start.mjs), since the storefront calls this API.
+const config = loadConfig();
 const database = createDatabase(url, { poolSize: Number(process.env.DATABASE_POOL_SIZE ?? 10) });
 const app = await buildApp({
-  config: { CURSOR_SECRET: secret, LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: loadConfig().RESPONSE_CACHE_TTL_MS },
+  config: {
+    CURSOR_SECRET: secret,
+    LOG_LEVEL: 'silent',
+    RESPONSE_CACHE_TTL_MS: config.RESPONSE_CACHE_TTL_MS,
+    TRUST_PROXY: config.TRUST_PROXY,
+  },
   database,
   logger: false,
 });
@@ -27,7 +36,7 @@ await app.listen({ host: '127.0.0.1', port: 0 });
 const apiUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 // The same API with the response cache off: every request reaches PostgreSQL.
 const uncached = await buildApp({
-  config: { CURSOR_SECRET: secret, LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: 0 },
+  config: { CURSOR_SECRET: secret, LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: 0, TRUST_PROXY: config.TRUST_PROXY },
   database,
   logger: false,
 });
