@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { CategoryTree } from '../catalogue/category-tree.ts';
 import type { SearchHit } from './schemas.ts';
@@ -5,8 +6,29 @@ import { buildQuery, HEADLINE_OPTIONS, markHtml, queryTerms, type BuiltQuery, ty
 
 /** Matches read per search: below, every count is exact; above, a sample scaled to the estimate. */
 export const MATCH_CAP = 5_000;
+/** One product in this many is in the sample (product_search_sample, migrations/0007). */
+export const SAMPLE_RATE = 16;
+/** The other partitions of product_search (migrations/0007). */
+const REST_PARTITIONS = [
+  'product_search_rest_8',
+  'product_search_rest_4',
+  'product_search_rest_2',
+  'product_search_rest_1',
+];
+/** Matches read in the sample at most: a common word's hits, facets and total come from them. */
+const SAMPLE_CAP = 1_000;
+/**
+ * Matches in the sample from which a word is common (more than MATCH_CAP matches in all): 420
+ * project to 6,720, and a word in 5,000 products has 312 ± 17 in the sample (6 standard
+ * deviations below).
+ */
+const COMMON_SAMPLE = 420;
 /** Title matches (name, brand, category) read on top when the cap is reached, so they rank first. */
 const TITLE_CAP = 2_000;
+/** ... when the matches read hold fewer title matches than this (the longest page). */
+const TITLE_FILL = 100;
+/** The longest page (SearchQuery's limit). */
+const MAX_PAGE = 100;
 /** Prefix completions are ranked by rarity for at most this many matches (a lookup per word of each). */
 const RARITY_CAP = 1_000;
 /** Relevance pages reach this many hits at most (as Meilisearch's default maxTotalHits). */
@@ -37,8 +59,24 @@ export interface SearchResult {
   relaxed: boolean;
 }
 
+/** Completions listed for a prefix at most (more: the prefix is searched as a prefix). */
+const COMPLETIONS_CAP = 50;
+
 const ANALYSE = `
   SELECT n.lexeme, s.stem, (s.stem IS NULL OR f.stop) AS stop,
+         -- The words of the documents the stem and the lexeme begin (see TermAnalysis).
+         CASE WHEN length(s.stem) >= 4 AND s.stem <> n.lexeme THEN (
+           SELECT CASE WHEN count(*) <= ${COMPLETIONS_CAP} THEN coalesce(array_agg(v.word), '{}') END
+             FROM (SELECT v.word FROM search_vocabulary v
+                    WHERE v.word >= s.stem COLLATE "C" AND v.word < (s.stem || chr(1114111)) COLLATE "C"
+                    LIMIT ${COMPLETIONS_CAP + 1}) v
+         ) END AS stem_completions,
+         CASE WHEN length(n.lexeme) >= 2 THEN (
+           SELECT CASE WHEN count(*) <= ${COMPLETIONS_CAP} THEN coalesce(array_agg(v.word), '{}') END
+             FROM (SELECT v.word FROM search_vocabulary v
+                    WHERE v.word >= n.lexeme COLLATE "C" AND v.word < (n.lexeme || chr(1114111)) COLLATE "C"
+                    LIMIT ${COMPLETIONS_CAP + 1}) v
+         ) END AS prefix_completions,
          EXISTS (SELECT 1 FROM search_words w WHERE w.word = n.lexeme COLLATE "C") AS known,
          n.lexeme <> '' AND EXISTS (SELECT 1 FROM search_words w
                                      WHERE w.word >= n.lexeme COLLATE "C" AND w.word < (n.lexeme || chr(1114111)) COLLATE "C") AS known_prefix,
@@ -53,7 +91,9 @@ const ANALYSE = `
          -- A typo on the first letter counts twice (as in Meilisearch): people rarely get it wrong.
          SELECT typo_distance(c.word, n.lexeme, 2) + (left(c.word, 1) <> left(n.lexeme, 1))::int AS typos
        ) d
-       WHERE length(n.lexeme) >= 4 AND d.typos <= CASE WHEN length(n.lexeme) >= 8 THEN 2 ELSE 1 END
+       -- Only for a word the catalogue lacks (the nearest words are not even looked up otherwise).
+       WHERE length(n.lexeme) >= 4 AND NOT EXISTS (SELECT 1 FROM search_words w WHERE w.word = n.lexeme COLLATE "C")
+         AND d.typos <= CASE WHEN length(n.lexeme) >= 8 THEN 2 ELSE 1 END
        ORDER BY d.typos, c.ndoc DESC, c.word
        LIMIT 1
     ) fix ON NOT EXISTS (SELECT 1 FROM search_words w WHERE w.word = n.lexeme COLLATE "C")
@@ -74,7 +114,10 @@ function filtersOf(request: SearchRequest, first: number): Filters {
   };
   const required: string[] = [];
   if (request.category !== undefined) required.push(`c:${request.category}`);
-  if (request.inStock !== undefined) required.push(`s:${request.inStock ? 1 : 0}`);
+  // Out of stock, a few products: found in the index. In stock, nearly all: intersecting the
+  // index's longest posting list costs more than checking the rows read anyway.
+  if (request.inStock === false) required.push('s:0');
+  if (request.inStock === true) where.push(`'s:1' = ANY (s.filter_keys)`);
   if (required.length > 0) where.push(`s.filter_keys @> ${param(required)}::text[]`);
   if (request.brands?.length) where.push(`s.filter_keys && ${param(request.brands.map((b) => `b:${b}`))}::text[]`);
   if (request.minPrice !== undefined || request.maxPrice !== undefined) {
@@ -96,9 +139,12 @@ export function bucketOf(amount: number): number {
 }
 
 interface SearchRow {
+  /** Matches read: the sample's (common words) or the whole catalogue's (up to MATCH_CAP + 1). */
   matched: number;
-  last_block: number | null;
-  blocks: number;
+  /** Matches read in the sample (up to SAMPLE_CAP + 1), the block of the last, the sample's size. */
+  sampled: number;
+  sample_last_block: number | null;
+  sample_blocks: number;
   facets: Record<string, number> | null;
   hits:
     | (Omit<SearchHit, 'highlight' | 'price' | 'image' | 'in_stock'> & {
@@ -112,11 +158,19 @@ interface SearchRow {
 }
 
 /**
- * Full-text search in PostgreSQL over product_search (migrations/0005): two round trips, the
- * first to read the query's words against the catalogue's (stems, stop words, typos), the second
- * for the page of hits, the facet counts and the total at once. At most MATCH_CAP matches are
- * read and ranked (plus TITLE_CAP title matches), so a word found in 300,000 products costs about
- * what one found in 5,000 does; beyond the cap, counts and total are estimates, and say so.
+ * Full-text search in PostgreSQL over product_search (migrations/0005, partitioned in 0007): two
+ * round trips, the first to read the query's words against the catalogue's (stems, stop words,
+ * typos, and the words a prefix completes to, searched as those words: see BuiltQuery.find), the
+ * second for the page of hits, the facet counts and the total at once.
+ *
+ * The second reads the sample first (product_search_sample: a fixed one in SAMPLE_RATE products,
+ * by a hash of the id, with its own GIN index), at most SAMPLE_CAP matches. When they project
+ * well past MATCH_CAP (COMMON_SAMPLE of them: 5,000 matches would give 312 ± 17), the word is
+ * common: hits, facets and total come from the sample alone, scaled, and say they are
+ * estimates. A word found in 400,000 products then costs what one found in 25,000 does, and
+ * every common word reads the same small, cached partition. Otherwise the whole catalogue is
+ * read, up to MATCH_CAP + 1 matches: below the cap every count is exact; above (a word in
+ * 5,000 to 6,700 products), the sample's count gives the total.
  */
 export class PgSearch {
   readonly #pool: pg.Pool;
@@ -134,7 +188,9 @@ export class PgSearch {
       known: boolean;
       known_prefix: boolean;
       correction: string | null;
-    }>(ANALYSE, [terms]);
+      stem_completions: string[] | null;
+      prefix_completions: string[] | null;
+    }>({ name: 'search_analyse', text: ANALYSE, values: [terms] });
     return rows.map((r) => ({
       lexeme: r.lexeme,
       stem: r.stem,
@@ -142,6 +198,8 @@ export class PgSearch {
       known: r.known,
       knownPrefix: r.known_prefix,
       correction: r.correction,
+      stemCompletions: r.stem_completions,
+      prefixCompletions: r.prefix_completions,
     }));
   }
 
@@ -155,16 +213,20 @@ export class PgSearch {
       result = await this.#run(request, any);
       relaxed = true;
     }
-    const capped = result.matched > MATCH_CAP;
-    const sample = Math.min(result.matched, MATCH_CAP);
-    // Past the cap, the matches read are the first in the table's physical order: the share of
-    // its blocks they came from estimates the whole.
-    const total = capped
-      ? Math.max(sample + 1, Math.round((sample * result.blocks) / ((result.last_block ?? 0) + 1)))
-      : result.matched;
-    const scale = capped ? total / sample : 1;
+    const common = result.sampled >= COMMON_SAMPLE;
+    let total = result.matched;
+    if (common) {
+      // The sample read to its end, or up to a block: the share of the sample it covers.
+      const share =
+        result.sampled > SAMPLE_CAP ? ((result.sample_last_block ?? 0) + 1) / Math.max(1, result.sample_blocks) : 1;
+      total = Math.max(MATCH_CAP + 1, Math.round((result.sampled * SAMPLE_RATE) / Math.min(1, share)));
+    } else if (result.matched > MATCH_CAP) {
+      total = Math.max(result.matched, result.sampled * SAMPLE_RATE);
+    }
+    const exact = total === result.matched && result.matched <= MATCH_CAP;
+    const scale = exact ? 1 : total / Math.max(1, result.matched);
     const facets = new Map(
-      Object.entries(result.facets ?? {}).map(([key, count]) => [key, capped ? roughly(count * scale) : count]),
+      Object.entries(result.facets ?? {}).map(([key, count]) => [key, exact ? count : roughly(count * scale)]),
     );
     return {
       hits: (result.hits ?? []).map((h) => ({
@@ -181,7 +243,7 @@ export class PgSearch {
         highlight: { name: markHtml(h.name_headline) },
       })),
       total,
-      totalExact: !capped,
+      totalExact: exact,
       facets,
       words: all.words,
       corrected: all.corrected,
@@ -190,77 +252,140 @@ export class PgSearch {
   }
 
   async #run(request: SearchRequest, query: BuiltQuery): Promise<SearchRow> {
-    const { tsquery, exact, prefix } = query;
-    const values: unknown[] = [tsquery ?? '', exact ?? '', HEADLINE_OPTIONS, prefix ?? ''];
+    const { tsquery, exact, prefix, find, match } = query;
+    const values: unknown[] = [tsquery ?? '', exact ?? '', HEADLINE_OPTIONS];
     const filters = filtersOf(request, values.length + 1);
     values.push(...filters.values);
-    let text = tsquery !== null ? `s.doc @@ to_tsquery('catalog', $1)` : 'true';
-    const { match } = query;
+    const param = (value: unknown) => `$${values.push(value)}`;
+    const completing = prefix === null ? null : param(prefix);
+    let text = 'true';
     if (match) {
       // The last word as a prefix of a title word, or whole anywhere (see BuiltQuery.match).
-      values.push(match.whole, match.titlePrefix);
-      const whole = `s.doc @@ to_tsquery('catalog', $${values.length - 1})`;
-      const titled = `s.title_doc @@ to_tsquery('catalog', $${values.length})`;
-      if (match.rest !== null) values.push(match.rest);
-      const rest = match.rest !== null ? ` AND s.doc @@ to_tsquery('catalog', $${values.length})` : '';
+      const whole = `s.doc @@ to_tsquery('catalog', ${param(match.whole)})`;
+      const titled = `s.title_doc @@ to_tsquery('catalog', ${param(match.titlePrefix)})`;
+      const rest = match.rest !== null ? ` AND s.doc @@ to_tsquery('catalog', ${param(match.rest)})` : '';
       text = `(${whole} OR (${titled}${rest}))`;
+    } else if (find !== null) {
+      text = `s.doc @@ to_tsquery('catalog', ${param(find)})`;
     }
     const where = [text, ...filters.where].join(' AND ');
     const offset = (request.page - 1) * request.limit;
-    // LIMIT and OFFSET are integers checked by the route's schema, not text from the request.
+    // The page as parameters: the text, and so the statement each connection keeps, depends only
+    // on the query's shape (which words are prefixes, which filters), a few dozen at most.
+    const [pageLimit, pageOffset, pageEnd] = [param(request.limit), param(offset), param(offset + request.limit)];
+    // What ranks a match, computed as it is read (the documents are not kept): all the words in
+    // the title (name, brand, category), all of them whole, then their weight. With a prefix, the
+    // title's words too, for how rare the word the prefix completes to is (see ranked).
+    const keys = [
+      tsquery === null ? 'false AS in_title' : 's.title_doc @@ (SELECT q FROM query) AS in_title',
+      exact === null ? 'false AS whole' : 's.doc @@ (SELECT exact FROM query) AS whole',
+      tsquery === null ? '0::real AS rank' : `ts_rank('{0.1, 0.2, 0.4, 1.0}', s.doc, (SELECT q FROM query)) AS rank`,
+      ...(prefix === null ? [] : ['s.title_doc']),
+    ].join(', ');
+    const kept = ['id', 'in_title', 'whole', 'rank', ...(prefix === null ? [] : ['title_doc'])].join(', ');
+    const common = `(SELECT n FROM sampled) >= ${COMMON_SAMPLE}`;
     const sql = `
-      WITH query AS MATERIALIZED (SELECT to_tsquery('catalog', $1) AS q, to_tsquery('catalog', $2) AS exact),
+      WITH query AS MATERIALIZED (
+        SELECT to_tsquery('catalog', $1) AS q, to_tsquery('catalog', $2) AS exact, $3::text AS headline,
+               -- The catalogue's title words the prefix completes to, with their number of products.
+               ${
+                 completing === null
+                   ? 'NULL::jsonb'
+                   : `(SELECT jsonb_object_agg(w.word, w.ndoc) FROM search_words w
+                    WHERE w.word >= ${completing}::text COLLATE "C" AND w.word < (${completing}::text || chr(1114111)) COLLATE "C")`
+               } AS completions
+      ),
+      sample AS MATERIALIZED (
+        SELECT s.id, s.filter_keys, ${keys}, (s.ctid::text::point)[0]::int AS block
+          FROM product_search_sample s WHERE ${where}
+         LIMIT ${SAMPLE_CAP + 1}
+      ),
+      sampled AS (SELECT count(*)::int AS n, max(block) AS last_block FROM sample),
+      -- The sample's matches; unless the word is common, the other partitions' too, up to the
+      -- cap (read only then).
       matched AS MATERIALIZED (
-        SELECT s.id, s.doc, s.title_doc, s.filter_keys, (s.ctid::text::point)[0]::int AS block
-          FROM product_search s WHERE ${where}
-         LIMIT ${MATCH_CAP + 1}
-      ),
-      stats AS (SELECT count(*)::int AS n, max(block) AS last_block FROM matched),
-      -- Past the cap, title matches the sample missed, which rank first: read only when the
-      -- sample's own title matches cannot fill the page (they are as good a sample of that tier).
-      title_hits AS (
-        SELECT s.id, s.doc, s.title_doc FROM product_search s
-         WHERE (SELECT n FROM stats) > ${MATCH_CAP} AND $1 <> ''
-           AND (SELECT count(*) FROM matched m WHERE m.title_doc @@ (SELECT q FROM query)) < ${offset + request.limit}
-           AND s.title_doc @@ (SELECT q FROM query) AND ${[...filters.where, 'true'].join(' AND ')}
-         LIMIT ${TITLE_CAP}
-      ),
-      candidates AS (
-        SELECT id, doc, title_doc FROM matched
+        SELECT filter_keys, ${kept} FROM sample
         UNION ALL
-        SELECT id, doc, title_doc FROM title_hits WHERE id NOT IN (SELECT id FROM matched)
+        (SELECT * FROM (${REST_PARTITIONS.map((table) => `SELECT s.filter_keys, s.id, ${keys} FROM ${table} s WHERE ${where}`).join(' UNION ALL ')}) r
+          WHERE NOT ${common}
+          LIMIT (SELECT ${MATCH_CAP + 1} - n FROM sampled))
+      ),
+      stats AS (SELECT count(*)::int AS n, (count(*) FILTER (WHERE in_title))::int AS titled FROM matched),
+      candidates AS (
+        SELECT ${kept} FROM matched
+        ${
+          tsquery === null
+            ? ''
+            : `UNION ALL
+        -- Common or past the cap, title matches the matches read missed, which rank first: read
+        -- only when their own title matches are fewer than a long page (whatever the page asked
+        -- for, so that every page ranks the same hits).
+        SELECT ${kept} FROM (
+          SELECT s.id, ${keys} FROM product_search s
+           WHERE (${common} OR (SELECT n FROM stats) > ${MATCH_CAP}) AND (SELECT titled FROM stats) < ${TITLE_FILL}
+             AND s.title_doc @@ (SELECT q FROM query) AND ${[...filters.where, 'true'].join(' AND ')}
+           LIMIT ${TITLE_CAP}
+        ) t WHERE t.id NOT IN (SELECT id FROM matched)`
+        }
+      ),
+      -- Common, and a page past what the sample and those title matches hold: the other
+      -- partitions' first matches follow them, ranked among themselves (as many whatever the
+      -- page, which ranks the same hits every time), enough to reach the last page.
+      more AS (
+        SELECT ${kept} FROM (${REST_PARTITIONS.map((table) => `SELECT s.id, ${keys} FROM ${table} s WHERE ${where}`).join(' UNION ALL ')}) r
+         WHERE ${common} AND (SELECT count(*) FROM candidates) < ${pageEnd} AND r.id NOT IN (SELECT id FROM candidates)
+         LIMIT ${MAX_TOTAL_HITS + MAX_PAGE}
       ),
       ranked AS (
-        SELECT c.id,
-               CASE WHEN $1 = '' THEN false ELSE c.title_doc @@ (SELECT q FROM query) END AS in_title,
-               CASE WHEN $2 = '' THEN false ELSE c.doc @@ (SELECT exact FROM query) END AS whole,
+        SELECT c.id, c.after, c.in_title, c.whole, c.rank,
                -- How rare the word the prefix completes to is (fewest products): the more specific
                -- match first, as a rarer word weighs more in BM25. 'bri' puts Brixolt before Brick.
                -- Only for up to RARITY_CAP matches: past that it costs more than the rest of the search.
-               CASE WHEN $4 = '' OR (SELECT n FROM stats) > ${RARITY_CAP} THEN NULL ELSE (
-                 SELECT min(w.ndoc) FROM unnest(tsvector_to_array(c.title_doc)) AS l(word)
-                   JOIN search_words w ON w.word = l.word COLLATE "C"
-                  WHERE starts_with(l.word, $4)
-               ) END AS rarity,
-               CASE WHEN $1 = '' THEN 0 ELSE ts_rank('{0.1, 0.2, 0.4, 1.0}', c.doc, (SELECT q FROM query)) END AS rank
-          FROM candidates c
-         ORDER BY in_title DESC, whole DESC, rarity ASC NULLS LAST, rank DESC, c.id
-         LIMIT ${request.limit} OFFSET ${offset}
+               ${
+                 prefix === null
+                   ? 'NULL::integer'
+                   : `CASE WHEN ${common} OR (SELECT n FROM stats) > ${RARITY_CAP} THEN NULL ELSE (
+                 SELECT min(((SELECT completions FROM query) ->> l.word)::int) FROM unnest(tsvector_to_array(c.title_doc)) AS l(word)
+               ) END`
+               } AS rarity
+          FROM (SELECT false AS after, ${kept} FROM candidates UNION ALL SELECT true, ${kept} FROM more) c
+         ORDER BY c.after, in_title DESC, whole DESC, rarity ASC NULLS LAST, rank DESC, c.id
+         LIMIT ${pageLimit} OFFSET ${pageOffset}
       ),
-      facets AS (SELECT key, count(*)::int AS n FROM matched, unnest(filter_keys) AS key GROUP BY key)
-      SELECT (SELECT n FROM stats) AS matched, (SELECT last_block FROM stats) AS last_block,
-             (pg_relation_size('product_search') / current_setting('block_size')::int)::int AS blocks,
+      -- Facet counts: a product's keys are its category and that category's ancestors, its brand
+      -- (if any), its price bucket and its stock, in that order (product_search_rows()). One
+      -- pass counts the category, the brand, the bucket and the stock by position; each category
+      -- then adds its count to its ancestors (the path of one of its products).
+      grouped AS (
+        SELECT m.filter_keys[1] AS own, m.filter_keys[cardinality(m.filter_keys) - 2] AS brand,
+               m.filter_keys[cardinality(m.filter_keys) - 1] AS price, m.filter_keys[cardinality(m.filter_keys)] AS stock,
+               count(*)::int AS n, any_value(m.filter_keys) AS keys
+          FROM matched m GROUP BY GROUPING SETS ((1), (2), (3), (4))
+      ),
+      facets AS (
+        SELECT key, sum(n)::int AS n FROM (
+          SELECT k AS key, g.n FROM grouped g, unnest(g.keys) AS k WHERE g.own IS NOT NULL AND starts_with(k, 'c:')
+          UNION ALL SELECT brand, n FROM grouped WHERE starts_with(brand, 'b:')
+          UNION ALL SELECT price, n FROM grouped WHERE price IS NOT NULL
+          UNION ALL SELECT stock, n FROM grouped WHERE stock IS NOT NULL
+        ) f GROUP BY key
+      )
+      SELECT (SELECT n FROM stats) AS matched, (SELECT n FROM sampled) AS sampled,
+             (SELECT last_block FROM sampled) AS sample_last_block,
+             (pg_relation_size('product_search_sample') / current_setting('block_size')::int)::int AS sample_blocks,
              (SELECT json_object_agg(key, n) FROM facets) AS facets,
              (SELECT json_agg(h ORDER BY h.ord) FROM (
-                SELECT row_number() OVER (ORDER BY r.in_title DESC, r.whole DESC, r.rarity ASC NULLS LAST, r.rank DESC, r.id) AS ord,
+                SELECT row_number() OVER (ORDER BY r.after, r.in_title DESC, r.whole DESC, r.rarity ASC NULLS LAST, r.rank DESC, r.id) AS ord,
                        p.id, p.sku, p.slug, p.name, p.brand, p.category_id, p.price_amount, p.currency,
                        p.images -> 0 ->> 'url' AS image_url, p.images -> 0 ->> 'alt' AS image_alt, p.stock,
-                       CASE WHEN $1 = '' THEN replace(replace(p.name, chr(57344), ''), chr(57345), '')
-                            ELSE ts_headline('catalog', replace(replace(p.name, chr(57344), ''), chr(57345), ''),
-                                             (SELECT q FROM query), $3) END AS name_headline
+                       ${
+                         tsquery === null
+                           ? `replace(replace(p.name, chr(57344), ''), chr(57345), '')`
+                           : `ts_headline('catalog', replace(replace(p.name, chr(57344), ''), chr(57345), ''), (SELECT q FROM query), (SELECT headline FROM query))`
+                       } AS name_headline
                   FROM ranked r JOIN products p ON p.id = r.id
              ) h) AS hits`;
-    const { rows } = await this.#pool.query<SearchRow>(sql, values);
+    const { rows } = await this.#pool.query<SearchRow>({ name: statementName(sql), text: sql, values });
     return rows[0]!;
   }
 
@@ -268,6 +393,15 @@ export class PgSearch {
   async refreshWords(): Promise<void> {
     await this.#pool.query('REFRESH MATERIALIZED VIEW CONCURRENTLY search_words');
   }
+}
+
+/**
+ * A name for a statement, the same for the same text: each connection parses and plans it once
+ * (the search pool keeps one generic plan; see db/database.ts), which matters with partitions.
+ * The text depends only on the query's shape (about 0.7 MB of plan each, a few dozen shapes).
+ */
+function statementName(text: string): string {
+  return `search_${createHash('sha1').update(text).digest('base64url')}`;
 }
 
 /** Two significant figures: a scaled count is an estimate, and should not look exact. */

@@ -103,7 +103,10 @@ async function dropSecondaryIndexes(client: pg.PoolClient): Promise<string[]> {
       ORDER BY indexname`,
   );
   for (const { name } of rows) await client.query(`DROP INDEX ${name}`);
-  return rows.map((row) => row.definition);
+  // product_search is partitioned (migrations/0007): PostgreSQL reports its indexes `ON ONLY` the
+  // parent, which would create them without their partitions' indexes. Built on the whole table,
+  // they are built on every partition and attached, as the migration made them.
+  return rows.map((row) => row.definition.replace(/ ON ONLY /, ' ON '));
 }
 
 const COLUMNS = [
