@@ -241,5 +241,59 @@ describe('search (PostgreSQL engine)', () => {
     expect((await search('q=kettle&page=11&limit=100')).statusCode).toBe(400);
     expect((await search('q=kettle&page=10&limit=100')).statusCode).toBe(200);
     expect((await search('q=kettle&category=nowhere')).statusCode).toBe(400);
+    expect((await search('q=kettle&min_price=500&max_price=100')).statusCode).toBe(400);
+  });
+});
+
+describe('search sorted as the listing (PostgreSQL engine)', () => {
+  let database: Database;
+  let app: App;
+  let tree: Awaited<ReturnType<typeof insertTree>>;
+
+  beforeAll(async () => {
+    database = await testDatabase();
+    tree = await insertTree(database);
+    // More matches than the engine reads (5,000): sorted pages then walk the listing's index.
+    const rows = Array.from({ length: 5_300 }, (_, i) =>
+      productRow({
+        categoryId: i % 10 === 0 ? tree.hiking : tree.running,
+        name: `${['Alpine', 'Summit', 'Ridge', 'Canyon'][i % 4]} widget ${i}`,
+        brand: i % 3 ? 'Acme' : 'Borealis',
+        priceAmount: 500 + ((i * 7919) % 20_000),
+        stock: i % 4,
+        createdAt: new Date(Date.UTC(2026, 0, 1) + ((i * 104_729) % 5_000) * 60_000),
+      }),
+    );
+    for (let i = 0; i < rows.length; i += 1_000) await insertProducts(database, rows.slice(i, i + 1_000));
+    await database.pool.query('ANALYZE products; REFRESH MATERIALIZED VIEW search_words');
+    app = await testApp(database);
+  });
+
+  it('sorts every match, whether they all are read (a category) or the index is walked (all of them)', async () => {
+    const orders = {
+      price_asc: 'price_amount, id',
+      price_desc: 'price_amount DESC, id DESC',
+      name_asc: 'name, id',
+      newest: 'created_at DESC, id DESC',
+    };
+    for (const [filter, where] of [
+      ['', 'true'],
+      [`&category=hiking&in_stock=true`, `category_id = ${tree.hiking} AND stock > 0`],
+      ['&brand=Borealis&max_price=9000', `brand = 'Borealis' AND price_amount <= 9000`],
+    ]) {
+      for (const [sort, order] of Object.entries(orders)) {
+        for (const page of [1, 3]) {
+          const { rows } = await database.pool.query<{ id: string }>(
+            `SELECT id FROM products WHERE status = 'active' AND name LIKE '% widget %' AND ${where}
+              ORDER BY ${order} LIMIT 20 OFFSET ${(page - 1) * 20}`,
+          );
+          const response = await app.inject({ url: `/v1/search?q=widget&sort=${sort}&limit=20&page=${page}${filter}` });
+          expect(response.statusCode).toBe(200);
+          const ids = response.json<{ hits: { id: number }[] }>().hits.map((h) => h.id);
+          expect(ids, `${sort} ${filter} page ${page}`).toEqual(rows.map((r) => Number(r.id)));
+          expect(ids.length).toBe(20);
+        }
+      }
+    }
   });
 });

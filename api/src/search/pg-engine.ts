@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { CategoryTree } from '../catalogue/category-tree.ts';
-import type { SearchHit } from './schemas.ts';
+import type { SearchHit, SearchSort } from './schemas.ts';
 import { buildQuery, HEADLINE_OPTIONS, markHtml, queryTerms, type BuiltQuery, type TermAnalysis } from './terms.ts';
 
 /** Matches read per search: below, every count is exact; above, a sample scaled to the estimate. */
@@ -43,6 +43,8 @@ export interface SearchRequest {
   minPrice?: number;
   maxPrice?: number;
   inStock?: boolean;
+  /** Relevance unless given. */
+  sort?: SearchSort;
   page: number;
   limit: number;
 }
@@ -131,6 +133,26 @@ function filtersOf(request: SearchRequest, first: number): Filters {
   }
   return { where, values };
 }
+
+/** What finds a product for the query's words, on product_search `s` (values through `param`). */
+function textCondition({ match, find }: BuiltQuery, param: (value: unknown) => string): string {
+  if (match) {
+    // The last word as a prefix of a title word, or whole anywhere (see BuiltQuery.match).
+    const whole = `s.doc @@ to_tsquery('catalog', ${param(match.whole)})`;
+    const titled = `s.title_doc @@ to_tsquery('catalog', ${param(match.titlePrefix)})`;
+    const rest = match.rest !== null ? ` AND s.doc @@ to_tsquery('catalog', ${param(match.rest)})` : '';
+    return `(${whole} OR (${titled}${rest}))`;
+  }
+  return find !== null ? `s.doc @@ to_tsquery('catalog', ${param(find)})` : 'true';
+}
+
+/** The listing's orders over products `p`, ties by id (as its keyset), on its partial indexes. */
+const ORDERS: Record<Exclude<SearchSort, 'relevance'>, string> = {
+  newest: 'p.created_at DESC, p.id DESC',
+  price_asc: 'p.price_amount, p.id',
+  price_desc: 'p.price_amount DESC, p.id DESC',
+  name_asc: 'p.name, p.id',
+};
 
 export function bucketOf(amount: number): number {
   let bucket = 0;
@@ -225,6 +247,9 @@ export class PgSearch {
     }
     const exact = total === result.matched && result.matched <= MATCH_CAP;
     const scale = exact ? 1 : total / Math.max(1, result.matched);
+    if (request.sort && request.sort !== 'relevance' && total > 0) {
+      result.hits = await this.#sorted(request, relaxed ? buildQuery(analysed, { any: true }) : all, exact);
+    }
     const facets = new Map(
       Object.entries(result.facets ?? {}).map(([key, count]) => [key, exact ? count : roughly(count * scale)]),
     );
@@ -252,23 +277,13 @@ export class PgSearch {
   }
 
   async #run(request: SearchRequest, query: BuiltQuery): Promise<SearchRow> {
-    const { tsquery, exact, prefix, find, match } = query;
+    const { tsquery, exact, prefix } = query;
     const values: unknown[] = [tsquery ?? '', exact ?? '', HEADLINE_OPTIONS];
     const filters = filtersOf(request, values.length + 1);
     values.push(...filters.values);
     const param = (value: unknown) => `$${values.push(value)}`;
     const completing = prefix === null ? null : param(prefix);
-    let text = 'true';
-    if (match) {
-      // The last word as a prefix of a title word, or whole anywhere (see BuiltQuery.match).
-      const whole = `s.doc @@ to_tsquery('catalog', ${param(match.whole)})`;
-      const titled = `s.title_doc @@ to_tsquery('catalog', ${param(match.titlePrefix)})`;
-      const rest = match.rest !== null ? ` AND s.doc @@ to_tsquery('catalog', ${param(match.rest)})` : '';
-      text = `(${whole} OR (${titled}${rest}))`;
-    } else if (find !== null) {
-      text = `s.doc @@ to_tsquery('catalog', ${param(find)})`;
-    }
-    const where = [text, ...filters.where].join(' AND ');
+    const where = [textCondition(query, param), ...filters.where].join(' AND ');
     const offset = (request.page - 1) * request.limit;
     // The page as parameters: the text, and so the statement each connection keeps, depends only
     // on the query's shape (which words are prefixes, which filters), a few dozen at most.
@@ -387,6 +402,42 @@ export class PgSearch {
              ) h) AS hits`;
     const { rows } = await this.#pool.query<SearchRow>({ name: statementName(sql), text: sql, values });
     return rows[0]!;
+  }
+
+  /**
+   * A page of the matches in one of the listing's orders. Up to the cap, the matches are all read
+   * and sorted. Past it, the products are walked in that order on its index, each checked against
+   * the query (one lookup by id): a word in 1 product out of 200 or more fills a page of 24 within
+   * a few thousand rows, and the more products match, the sooner.
+   */
+  async #sorted(request: SearchRequest, query: BuiltQuery, allRead: boolean): Promise<SearchRow['hits']> {
+    const values: unknown[] = [query.tsquery ?? '', HEADLINE_OPTIONS];
+    const filters = filtersOf(request, values.length + 1);
+    values.push(...filters.values);
+    const param = (value: unknown) => `$${values.push(value)}`;
+    const where = [textCondition(query, param), ...filters.where].join(' AND ');
+    const order = ORDERS[request.sort as Exclude<SearchSort, 'relevance'>];
+    const page = `ORDER BY ${order} LIMIT ${param(request.limit)} OFFSET ${param((request.page - 1) * request.limit)}`;
+    const columns = `p.id, p.sku, p.slug, p.name, p.brand, p.category_id, p.price_amount, p.currency,
+       p.images -> 0 ->> 'url' AS image_url, p.images -> 0 ->> 'alt' AS image_alt, p.stock,
+       ${
+         query.tsquery === null
+           ? `replace(replace(p.name, chr(57344), ''), chr(57345), '')`
+           : `ts_headline('catalog', replace(replace(p.name, chr(57344), ''), chr(57345), ''), to_tsquery('catalog', $1), $2)`
+       } AS name_headline`;
+    // Walking: the check is a correlated subquery, so that it stays a lookup per product read in
+    // order (as a join, the plan could read every match first, which is what it avoids).
+    const sql = allRead
+      ? `SELECT ${columns} FROM product_search s JOIN products p ON p.id = s.id WHERE ${where} ${page}`
+      : `SELECT ${columns} FROM products p
+          WHERE p.status = 'active' AND coalesce((SELECT true FROM product_search s WHERE s.id = p.id AND ${where}), false)
+          ${page}`;
+    const { rows } = await this.#pool.query<NonNullable<SearchRow['hits']>[number]>({
+      name: statementName(sql),
+      text: sql,
+      values,
+    });
+    return rows;
   }
 
   /** Rebuilds the words typos are corrected against (after a seed or an import; now and then). */

@@ -12,7 +12,7 @@ import {
   type SearchRequest,
   type SearchResult,
 } from './pg-engine.ts';
-import { SearchQuery, SearchResults, type SearchSort } from './schemas.ts';
+import { SearchQuery, SearchResults } from './schemas.ts';
 
 const WORDS_REFRESH_MS = 10 * 60_000;
 
@@ -73,7 +73,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async 
       if (query.category !== undefined && !category) {
         throw invalidParam({ in: 'query', name: 'category', detail: `no category with slug '${query.category}'` });
       }
-      const searched: SearchRequest & { sort: SearchSort } = {
+      const searched: SearchRequest = {
         q: query.q ?? '',
         category: category?.id,
         brands: query.brand,

@@ -89,7 +89,7 @@ export class MeiliSearchEngine {
     this.#resumeAt = performance.now() + RESUME_AFTER_MS;
   }
 
-  async search(request: SearchRequest & { sort?: SearchSort }): Promise<MeiliResult> {
+  async search(request: SearchRequest): Promise<MeiliResult> {
     const words = queryTerms(request.q);
     const params: SearchParams = {
       filter: filtersOf(request),
