@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import {
   Meilisearch,
   MeilisearchApiError,
@@ -9,6 +10,8 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CORRECTIONS,
+  DOCUMENT_PATH,
+  SHARED_DOCUMENT_PATH,
   contract,
   createContract,
   loadDocument,
@@ -522,6 +525,10 @@ describe('Meilisearch stand-in, through the official client', () => {
 });
 
 describe('Meilisearch contract', () => {
+  it.skipIf(!existsSync(SHARED_DOCUMENT_PATH))("is the team's shared copy, unchanged", () => {
+    expect(readFileSync(DOCUMENT_PATH, 'utf8')).toBe(readFileSync(SHARED_DOCUMENT_PATH, 'utf8'));
+  });
+
   const enqueuedTask = {
     uid: 3,
     batchUid: null,
