@@ -105,9 +105,9 @@ async function read(client: Queryable, condition: string, values: unknown[], lim
 /** The documents of those products that are active (the others belong nowhere in the index). */
 export const documentsFor = (client: Queryable, ids: number[]) => read(client, 'p.id = ANY($1::bigint[])', [ids]);
 
-/** One page of active products' documents in id order, after `afterId` (a reindex's pages). */
-export const documentPage = (client: Queryable, afterId: number, limit: number) =>
-  read(client, 'p.id > $1', [afterId, limit], 'LIMIT $2');
+/** One page of active products' documents in id order, after `afterId`, up to `lastId` (a reindex's pages). */
+export const documentPage = (client: Queryable, afterId: number, lastId: number, limit: number) =>
+  read(client, 'p.id > $1 AND p.id <= $2', [afterId, lastId, limit], 'LIMIT $3');
 
 /** The active products with ids in [from, to), as documents (what reconcile compares). */
 export const documentsBetween = (client: Queryable, from: number, to: number) =>

@@ -248,14 +248,23 @@ export class SearchSync {
         await this.#dropIndex(building);
         await this.prepareIndex(building);
         await this.prepareIndex(this.indexUid);
-        await this.withLease((db) => this.#setBuilding(db, building), { wait: true });
+        // Products created from now on reach the new index through the outbox: the build stops at
+        // the last one there is now, rather than chasing a catalogue that keeps growing.
+        const lastId = await this.withLease(
+          async (db) => {
+            await this.#setBuilding(db, building);
+            const { rows } = await db.query<{ last: string | null }>('SELECT max(id) AS last FROM products');
+            return Number(rows[0]?.last ?? 0);
+          },
+          { wait: true },
+        );
         let indexed = 0;
         let after = 0;
         for (;;) {
           options.signal?.throwIfAborted();
           const page = await this.withLease(
             async (db) => {
-              const documents = await documentPage(db, after, pageSize);
+              const documents = await documentPage(db, after, lastId ?? 0, pageSize);
               if (documents.length > 0) await this.write([building], documents, []);
               return documents;
             },
