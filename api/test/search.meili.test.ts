@@ -340,14 +340,14 @@ function syncSuite(target: () => Promise<Target>, { faults }: { faults: boolean 
     })();
     try {
       const { indexed } = await sync.reindex({ pageSize: 20 });
-      expect(indexed).toBeGreaterThan(150);
+      expect(indexed, 'products indexed by the reindex').toBeGreaterThan(150);
     } finally {
       stop = true;
     }
     await writes;
     const { engines, empty } = await searches;
-    expect([...engines]).toEqual(['meilisearch']);
-    expect(empty).toBe(0);
+    expect([...engines], 'engines that answered during the reindex').toEqual(['meilisearch']);
+    expect(empty, 'searches that found nothing during the reindex').toBe(0);
     await inStep();
     expect(await indexedIds()).toEqual(await activeIds());
     const left = (await client.getIndexes({ limit: 1000 })).results.map((i) => i.uid);

@@ -160,6 +160,31 @@ export function bucketOf(amount: number): number {
   return bucket;
 }
 
+/** A hit as both engines read it from products (the page's rows), its name marked as HTML apart. */
+export type HitRow = Omit<SearchHit, 'id' | 'highlight' | 'price' | 'image' | 'in_stock'> & {
+  id: number | string;
+  price_amount: number;
+  currency: string;
+  image_url: string | null;
+  image_alt: string | null;
+};
+
+export function hitOf(row: HitRow, highlightedName: string): SearchHit {
+  return {
+    id: Number(row.id),
+    sku: row.sku,
+    slug: row.slug,
+    name: row.name,
+    brand: row.brand,
+    category_id: row.category_id,
+    price: { amount: row.price_amount, currency: row.currency },
+    image: row.image_url === null ? null : { url: row.image_url, alt: row.image_alt ?? '' },
+    stock: row.stock,
+    in_stock: row.stock > 0,
+    highlight: { name: highlightedName },
+  };
+}
+
 interface SearchRow {
   /** Matches read: the sample's (common words) or the whole catalogue's (up to MATCH_CAP + 1). */
   matched: number;
@@ -168,15 +193,7 @@ interface SearchRow {
   sample_last_block: number | null;
   sample_blocks: number;
   facets: Record<string, number> | null;
-  hits:
-    | (Omit<SearchHit, 'highlight' | 'price' | 'image' | 'in_stock'> & {
-        price_amount: number;
-        currency: string;
-        image_url: string | null;
-        image_alt: string | null;
-        name_headline: string;
-      })[]
-    | null;
+  hits: (HitRow & { name_headline: string })[] | null;
 }
 
 /**
@@ -254,19 +271,7 @@ export class PgSearch {
       Object.entries(result.facets ?? {}).map(([key, count]) => [key, exact ? count : roughly(count * scale)]),
     );
     return {
-      hits: (result.hits ?? []).map((h) => ({
-        id: Number(h.id),
-        sku: h.sku,
-        slug: h.slug,
-        name: h.name,
-        brand: h.brand,
-        category_id: h.category_id,
-        price: { amount: h.price_amount, currency: h.currency },
-        image: h.image_url === null ? null : { url: h.image_url, alt: h.image_alt ?? '' },
-        stock: h.stock,
-        in_stock: h.stock > 0,
-        highlight: { name: markHtml(h.name_headline) },
-      })),
+      hits: (result.hits ?? []).map((h) => hitOf(h, markHtml(h.name_headline))),
       total,
       totalExact: exact,
       facets,

@@ -22,7 +22,7 @@ export const SearchQuery = Type.Object(
       Type.Enum(SEARCH_SORTS, {
         default: 'relevance',
         description:
-          'Relevance first (the default), or the listing\'s orders over every match: `newest`, `price_asc`, `price_desc`, `name_asc` (ties by id).',
+          "Relevance first (the default), or the listing's orders over every match: `newest`, `price_asc`, `price_desc`, `name_asc` (ties by id).",
       }),
     ),
     page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),

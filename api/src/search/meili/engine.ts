@@ -1,6 +1,6 @@
 import type { Meilisearch, SearchParams, SearchResponse } from 'meilisearch';
 import type pg from 'pg';
-import type { SearchRequest, SearchResult } from '../pg-engine.ts';
+import { hitOf, type HitRow, type SearchRequest, type SearchResult } from '../pg-engine.ts';
 import type { SearchHit, SearchSort } from '../schemas.ts';
 import { MARK_END, MARK_START, markHtml, queryTerms } from '../terms.ts';
 import type { ProductDocument } from './documents.ts';
@@ -41,19 +41,7 @@ function filtersOf(request: SearchRequest): string[] {
 
 const stripMarks = (text: string) => text.replaceAll(MARK_START, '').replaceAll(MARK_END, '');
 
-interface ProductRow {
-  id: string;
-  sku: string;
-  slug: string;
-  name: string;
-  brand: string | null;
-  category_id: number;
-  price_amount: number;
-  currency: string;
-  image_url: string | null;
-  image_alt: string | null;
-  stock: number;
-}
+type ProductRow = HitRow & { id: string };
 
 /**
  * Search through Meilisearch: the index finds and orders the ids, counts the facets; the page's
@@ -122,20 +110,8 @@ export class MeiliSearchEngine {
       if (!row) continue;
       const marked = hit._formatted?.name;
       const name = stripMarks(row.name);
-      hits.push({
-        id: Number(row.id),
-        sku: row.sku,
-        slug: row.slug,
-        name: row.name,
-        brand: row.brand,
-        category_id: row.category_id,
-        price: { amount: row.price_amount, currency: row.currency },
-        image: row.image_url === null ? null : { url: row.image_url, alt: row.image_alt ?? '' },
-        stock: row.stock,
-        in_stock: row.stock > 0,
-        // The index's name, marked, while it is still the product's name.
-        highlight: { name: markHtml(typeof marked === 'string' && stripMarks(marked) === name ? marked : name) },
-      });
+      // The index's name, marked, while it is still the product's name.
+      hits.push(hitOf(row, markHtml(typeof marked === 'string' && stripMarks(marked) === name ? marked : name)));
     }
     const facets = new Map<string, number>();
     const distribution = response.facetDistribution ?? {};
