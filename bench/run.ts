@@ -20,13 +20,13 @@ import { rm } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
 import { createDatabase, migrateDatabase } from '../api/src/db/database.ts';
 import { startEmbeddedPostgres } from '../api/src/db/embedded.ts';
 import { createDatabaseIfMissing } from '../api/src/runtime.ts';
 import { seedCatalogue } from '../api/src/seed/load.ts';
 import { KeyRepository } from '../api/src/auth/keys.ts';
 import { benchImportOn, importFigureLines, type ImportBenchFigures } from './import.ts';
+import { measureUrl, type Measured } from './measure.ts';
 import { benchSearch } from './search.ts';
 import { benchStock } from './stock.ts';
 import { benchWeb, START_TRUST_PROXY, type WebBenchFigures, type WebRatio } from './web.ts';
@@ -65,14 +65,6 @@ function progress(done: number, total: number, startedAt: number) {
   );
 }
 
-interface Measured {
-  name: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
-
 /** A ratio of the report: at least `target`, or within 1 ± `within`, or shown without a target. */
 type Target = WebRatio;
 
@@ -82,20 +74,8 @@ function targetText(t: Target): string {
   return '';
 }
 
-async function measure(name: string, url: string, seconds = duration): Promise<Measured> {
-  // A short warm-up (JIT, plan cache, buffer cache), not recorded.
-  await autocannon({ url, connections, duration: Math.min(2, seconds) });
-  const result = await autocannon({ url, connections, duration: seconds });
-  const measured = {
-    name,
-    rps: result.requests.average,
-    p50: result.latency.p50,
-    p99: result.latency.p99,
-    errors: result.errors + result.non2xx + result.timeouts,
-  };
-  log(`  ${name}: ${Math.round(measured.rps)} req/s, p50 ${measured.p50} ms, p99 ${measured.p99} ms`);
-  return measured;
-}
+const measure = (name: string, url: string, seconds = duration): Promise<Measured> =>
+  measureUrl(name, url, { connections, duration: seconds, log });
 
 if (!args.reuse) await rm(dataDir, { recursive: true, force: true });
 log(`PostgreSQL: starting the embedded server in ${dataDir}`);

@@ -19,13 +19,13 @@ import { stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import autocannon from 'autocannon';
 import pg from 'pg';
 import { createDatabase, migrateDatabase } from '../api/src/db/database.ts';
 import { freePort, type EmbeddedPostgres } from '../api/src/db/embedded.ts';
 import { createDatabaseIfMissing } from '../api/src/runtime.ts';
 import { seedCatalogue } from '../api/src/seed/load.ts';
 import { measureListingBytes, type ListingBytes } from '../web/test/support/measure.ts';
+import { measureUrl, type Measured } from './measure.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -42,13 +42,8 @@ const BYTES_TOLERANCE = 0.05;
 const NEXT_PAGES = 4;
 const SMALL_DATABASE = 'bench_web_small';
 
-export interface WebRow {
-  name: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  errors: number;
-}
+/** A storefront or API scenario's figures. */
+export type WebRow = Measured;
 
 export interface WebRatio {
   label: string;
@@ -243,20 +238,7 @@ async function checkSamePage(webUrl: string, webPath: string, apiUrl: string, ap
 export async function benchWeb(options: WebBenchOptions): Promise<WebBenchFigures> {
   const { server, apiUrl, products, smallProducts = 10_000, duration, connections, log } = options;
 
-  async function measure(name: string, url: string): Promise<WebRow> {
-    // A short warm-up (JIT, caches, the storefront's memos), not recorded.
-    await autocannon({ url, connections, duration: Math.min(2, duration) });
-    const result = await autocannon({ url, connections, duration });
-    const row = {
-      name,
-      rps: result.requests.average,
-      p50: result.latency.p50,
-      p99: result.latency.p99,
-      errors: result.errors + result.non2xx + result.timeouts,
-    };
-    log(`  ${name}: ${Math.round(row.rps)} req/s, p50 ${row.p50} ms, p99 ${row.p99} ms`);
-    return row;
-  }
+  const measure = (name: string, url: string) => measureUrl(name, url, { connections, duration, log });
 
   await ensureStorefrontBuilt(log);
   const started: ChildProcess[] = [];

@@ -49,6 +49,19 @@ function syncSuite(target: () => Promise<Target>, { faults }: { faults: boolean 
   let indexer: Indexer;
   const uids: string[] = [];
 
+  /** This file's indexer: it polls once a minute, so a change indexed within seconds was woken by NOTIFY. */
+  function startIndexer(): Indexer {
+    const started = new Indexer(sync, {
+      connectionString: database.url,
+      pollMs: 60_000,
+      retryMs: 100,
+      maxRetryMs: 1_000,
+      log: silent,
+    });
+    started.start();
+    return started;
+  }
+
   /** The ids in an index, through documents/fetch (search would stop at maxTotalHits). */
   async function indexedIds(uid = config.MEILISEARCH_INDEX): Promise<number[]> {
     const ids: number[] = [];
@@ -117,17 +130,9 @@ function syncSuite(target: () => Promise<Target>, { faults }: { faults: boolean 
     };
     client = new Meilisearch({ host: server.url, apiKey: server.key });
     sync = searchSync(database.pool, config, silent);
-    // The app builds the index at start; this file's own indexer drains the outbox, polling only
-    // once a minute: a change indexed within seconds was woken by NOTIFY.
+    // The app builds the index at start; this file's own indexer drains the outbox.
     app = await testApp(database, { config: { ...config, SEARCH_INDEXER: 'off' } });
-    indexer = new Indexer(sync, {
-      connectionString: database.url,
-      pollMs: 60_000,
-      retryMs: 100,
-      maxRetryMs: 1_000,
-      log: silent,
-    });
-    indexer.start();
+    indexer = startIndexer();
   });
 
   afterAll(async () => {
@@ -259,14 +264,7 @@ function syncSuite(target: () => Promise<Target>, { faults }: { faults: boolean 
         expect(await outboxLength(database)).toBe(1);
       } finally {
         server.standIn!.releaseTasks();
-        indexer = new Indexer(sync, {
-          connectionString: database.url,
-          pollMs: 60_000,
-          retryMs: 100,
-          maxRetryMs: 1_000,
-          log: silent,
-        });
-        indexer.start();
+        indexer = startIndexer();
       }
       await inStep();
     },
