@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import type { Server } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import etag from '@fastify/etag';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import { catalogueRoutes } from './catalogue/routes.ts';
 import { authPlugin } from './auth/plugin.ts';
 import { keyRoutes } from './auth/routes.ts';
@@ -17,12 +19,14 @@ import { meiliPlugin } from './search/meili/plugin.ts';
 import { searchRoutes } from './search/routes.ts';
 import { hoistNamedSchemas } from './openapi/components.ts';
 import { documentGuards } from './openapi/guards.ts';
-import { problemPlugin } from './http/problem.ts';
+import { HttpProblem, problemPlugin, sendProblem, toProblem } from './http/problem.ts';
 import { rateLimitPlugin } from './http/rate-limit.ts';
 import { responseCachePlugin } from './http/response-cache.ts';
 import { securityPlugin } from './http/security.ts';
+import { strictBodiesPlugin } from './http/strict-bodies.ts';
 import { strictNumbersPlugin } from './http/strict-numbers.ts';
 import { mediaRoutes } from './media/routes.ts';
+import { metricsPlugin } from './metrics/plugin.ts';
 import { stockBatchRoutes } from './stock/batch-routes.ts';
 import { stockRoutes } from './stock/routes.ts';
 
@@ -43,7 +47,9 @@ export interface AppOptions {
         | 'MEILISEARCH_INDEX'
         | 'MEILISEARCH_TIMEOUT_MS'
         | 'MEILISEARCH_TASK_TIMEOUT_MS'
+        | 'MEILISEARCH_MAX_LAG_MS'
         | 'SEARCH_INDEXER'
+        | 'METRICS_TOKEN'
       >
     >;
   database: Database;
@@ -52,8 +58,67 @@ export interface AppOptions {
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+/** Longer than any valid path parameter (product slugs are at most 200 characters). */
+const MAX_PARAM_LENGTH = 500;
+
+/**
+ * Credentials never reach the logs (docs/security.md, "Logging"). Headers are not logged at all;
+ * `redact` keeps Authorization and cookies out should a line ever carry headers. The URL is logged,
+ * so a key pasted into a query string by mistake is cut there: a parameter named for a credential
+ * loses its value, and an API key anywhere else keeps only its public prefix (enough to revoke it).
+ */
+const CREDENTIAL_PARAM = /([?&](?:access_token|api_key|apikey|key|token)=)[^&#]*/gi;
+const KEY_SECRET = /(cat_[a-z0-9]{8}_)[A-Za-z0-9_-]+/g;
+const REDACTED = '[redacted]';
+
+const redactUrl = (url: string) => url.replace(CREDENTIAL_PARAM, `$1${REDACTED}`).replace(KEY_SECRET, `$1${REDACTED}`);
+
+function loggerOptions(level: string, given: AppOptions['logger']): FastifyServerOptions['logger'] {
+  if (given === false) return false;
+  const options = typeof given === 'object' ? given : { level };
+  return {
+    ...options,
+    redact: {
+      paths: ['headers.authorization', 'headers.cookie', '*.headers.authorization', '*.headers.cookie'],
+      censor: REDACTED,
+    },
+    serializers: {
+      ...options.serializers,
+      // Fastify's own request fields, the URL redacted (Fastify passes its request, not the raw one).
+      req: (raw) => {
+        const request = raw as unknown as FastifyRequest;
+        return {
+          method: request.method,
+          url: typeof request.url === 'string' ? redactUrl(request.url) : undefined,
+          host: request.host,
+          remoteAddress: request.ip,
+          remotePort: request.socket?.remotePort,
+        };
+      },
+    },
+  };
+}
 
 export const API_VERSION = '0.1.0';
+
+/** How long a shutdown waits for idle keep-alive connections to bring a last request. */
+const SHUTDOWN_DRAIN_MS = 1_000;
+
+/**
+ * Stops accepting connections and waits (at most `ms`) until the open ones have closed. Through
+ * net.Server's close: http.Server's own close() also cuts every idle keep-alive connection at once,
+ * which is what this avoids (Fastify calls it next, for the connections still open then).
+ */
+async function drainConnections(server: Server, ms: number): Promise<void> {
+  if (!server.listening) return;
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    NetServer.prototype.close.call(server, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
 
 /**
  * The one app factory: the server, the tests, the OpenAPI export and the benchmark all build
@@ -61,7 +126,7 @@ export const API_VERSION = '0.1.0';
  */
 export async function buildApp({ config, database, logger }: AppOptions) {
   const app = Fastify({
-    logger: logger ?? { level: config.LOG_LEVEL },
+    logger: loggerOptions(config.LOG_LEVEL, logger),
     // A caller's request id is kept (to follow a request across services) when it looks like one.
     genReqId: (request) => {
       const given = request.headers['x-request-id'];
@@ -78,8 +143,25 @@ export async function buildApp({ config, database, logger }: AppOptions) {
       },
     },
     // Long enough for any valid path parameter, so a too-long one is a 400 naming it, not a 404.
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
+    // The router's own refusals answer problem+json like every other refusal, and 400 (Fastify
+    // would say 414 to a long segment): a path that is not valid percent-encoded UTF-8, or with a
+    // segment longer than any valid parameter.
+    frameworkErrors: (error, request, reply) => {
+      reply.header('x-request-id', request.id);
+      const detail =
+        error.code === 'FST_ERR_BAD_URL'
+          ? 'The path is not valid percent-encoded UTF-8.'
+          : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+            ? `A path segment is longer than ${MAX_PARAM_LENGTH} characters.`
+            : undefined;
+      const refusal = detail ? new HttpProblem(400, 'invalid-request', 'Invalid request', detail) : error;
+      return sendProblem(reply, toProblem(refusal, request));
+    },
     bodyLimit: config.BODY_LIMIT_BYTES ?? 1_048_576,
+    // A request reaching a connection that is closing is answered (with `Connection: close`),
+    // not refused: it was sent on a connection this server had kept open for it.
+    return503OnClosing: false,
     // The client's address (for rate limits and logs) is taken from X-Forwarded-For only when the
     // request comes from one of these proxies (addresses or CIDRs): anyone else could forge it.
     trustProxy: config.TRUST_PROXY ? config.TRUST_PROXY.split(',').map((a) => a.trim()) : false,
@@ -91,15 +173,22 @@ export async function buildApp({ config, database, logger }: AppOptions) {
 
   // While shutting down, answers to requests already in flight close their connection: otherwise
   // a keep-alive socket that was busy when close() began holds the shutdown until its idle timeout.
+  // The listener closes first (a new connection is refused at once), but an idle keep-alive
+  // connection is not cut straight away: its client may be sending a request at that very moment,
+  // which would meet a reset (applied or not? it cannot tell). It gets a moment to bring that last
+  // request, which is answered, and its connection closed after the answer.
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+    await drainConnections(app.server, SHUTDOWN_DRAIN_MS);
   });
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
 
   await app.register(problemPlugin);
+  // Early: its onResponse hook times every request, and the routes below count through app.metrics.
+  await app.register(metricsPlugin, { token: config.METRICS_TOKEN, database });
   await app.register(securityPlugin, { corsOrigins: corsOrigins(config.CORS_ORIGINS ?? '') });
   // Keys first: the rate limits count a client by its verified key.
   await app.register(authPlugin, { db: database.db });
@@ -109,6 +198,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
     exempt: ['/healthz', '/readyz', '/metrics'],
   });
   await app.register(strictNumbersPlugin);
+  await app.register(strictBodiesPlugin);
   await app.register(etag, { weak: true });
   await app.register(responseCachePlugin, { ttlMs: config.RESPONSE_CACHE_TTL_MS });
   await app.register(swagger, {
@@ -140,7 +230,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(catalogueRoutes);
   await app.register(productWriteRoutes, { db: database.db });
   if (config.MEILISEARCH_URL) await app.register(meiliPlugin, { database, config: { ...loadConfig({}), ...config } });
-  await app.register(searchRoutes, { pool: database.searchPool });
+  await app.register(searchRoutes, { pool: database.searchPool, primary: database.pool });
   await app.register(importRoutes, { pool: database.pool, maxBytes: config.IMPORT_MAX_BYTES });
   await app.register(stockRoutes, { db: database.db, pool: database.pool });
   await app.register(stockBatchRoutes, { db: database.db, pool: database.pool });

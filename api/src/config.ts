@@ -9,6 +9,7 @@ import { Value } from 'typebox/value';
  */
 export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATABASE_READ_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATA_DIR: Type.String({ default: '.data', minLength: 1 }),
   API_HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
   API_PORT: Type.Integer({ default: 3001, minimum: 0, maximum: 65535 }),
@@ -26,8 +27,11 @@ export const ConfigSchema = Type.Object({
   MEILISEARCH_KEY: Type.Optional(Type.String()),
   MEILISEARCH_INDEX: Type.String({ default: 'products', pattern: '^[A-Za-z0-9_-]{1,200}$' }),
   MEILISEARCH_TIMEOUT_MS: Type.Integer({ default: 1_000, minimum: 50, maximum: 60_000 }),
+  MEILISEARCH_MAX_LAG_MS: Type.Integer({ default: 60_000, minimum: 100, maximum: 86_400_000 }),
   MEILISEARCH_TASK_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100, maximum: 3_600_000 }),
   SEARCH_INDEXER: Type.Enum(['in-process', 'off'], { default: 'in-process' }),
+  // Unset: no metrics are kept and /metrics does not exist. Set: Prometheus scrapes with it as a bearer token.
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
 });
 
@@ -52,6 +56,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const config = value as Config;
   corsOrigins(config.CORS_ORIGINS);
+  if (config.DATABASE_READ_URL && !config.DATABASE_URL) {
+    // Writes would go to the embedded server, which the replica cannot be following.
+    throw new ConfigError(
+      'Invalid configuration:\n  DATABASE_READ_URL: a read replica needs DATABASE_URL, the primary it replicates',
+    );
+  }
   return { ...config, DATA_DIR: resolve(config.DATA_DIR) };
 }
 

@@ -29,7 +29,7 @@ export async function openRuntime(config: Config, log: Log): Promise<Runtime> {
     url = embedded.urlFor(EMBEDDED_DATABASE);
     await createDatabaseIfMissing(embedded, EMBEDDED_DATABASE);
   }
-  const database = createDatabase(url, { poolSize: config.DATABASE_POOL_SIZE });
+  const database = createDatabase(url, { poolSize: config.DATABASE_POOL_SIZE, readUrl: config.DATABASE_READ_URL });
   const close = async () => {
     await database.close();
     await embedded?.stop();

@@ -53,6 +53,23 @@ describe('API keys over the API', () => {
     }
   });
 
+  it('refuses a query parameter a key route does not take (400), creating and revoking nothing (found by the contract fuzzer)', async () => {
+    const before = (await app.keys.list()).map((k) => [k.id, k.revokedAt]);
+    const { id } = await app.keys.create('kept', ['stock:write']);
+    for (const [method, url, payload] of [
+      ['GET', '/v1/keys/me?verbose=1', undefined],
+      ['GET', '/v1/keys?include=secrets', undefined],
+      ['POST', '/v1/keys?scope=keys:admin', { name: 'x', scopes: ['stock:write'] }],
+      ['DELETE', `/v1/keys/${id}?force=true`, undefined],
+    ] as const) {
+      const response = await app.inject({ method, url, headers: auth(admin), payload });
+      expect(response.statusCode, url).toBe(400);
+      expect(response.json().errors[0]).toMatchObject({ in: 'query', detail: 'is not a known parameter' });
+    }
+    const after = (await app.keys.list()).map((k) => [k.id, k.revokedAt]);
+    expect(after).toEqual([...before, [id, null]]);
+  });
+
   it('tells any valid key its own name and scopes, and nothing without one', async () => {
     const { secret } = await app.keys.create('storefront admin', ['stock:write']);
     const me = await app.inject({ url: '/v1/keys/me', headers: { authorization: `Bearer ${secret}` } });

@@ -30,6 +30,33 @@ describe('the OpenAPI contract', () => {
     }
   });
 
+  it('documents the answers guards give to every route: 304 on GETs, 400 on /v1, 413 and 415 on JSON bodies (found by the contract fuzzer)', async () => {
+    const document = parse(await openapiYaml());
+    type Operation = {
+      operationId: string;
+      requestBody?: { content: Record<string, unknown> };
+      responses: Record<string, { headers?: Record<string, { schema?: Record<string, unknown> }> }>;
+    };
+    for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, Operation>>)) {
+      for (const [method, operation] of Object.entries(item)) {
+        const statuses = Object.keys(operation.responses);
+        const label = `${method.toUpperCase()} ${path}`;
+        if (method === 'get') expect(statuses, label).toContain('304');
+        // Every /v1 route refuses a query parameter it does not take.
+        if (path.startsWith('/v1/')) expect(statuses, label).toContain('400');
+        if (operation.requestBody?.content['application/json'])
+          expect(statuses, label).toEqual(expect.arrayContaining(['413', '415']));
+        // A header's schema is a schema, not wrapped twice (`schema: {schema: …}`).
+        for (const [status, response] of Object.entries(operation.responses)) {
+          for (const [name, header] of Object.entries(response.headers ?? {})) {
+            expect(header.schema, `${label} ${status} ${name}`).not.toHaveProperty('schema');
+            expect(header.schema, `${label} ${status} ${name}`).toHaveProperty('type');
+          }
+        }
+      }
+    }
+  });
+
   it('passes Spectral’s OpenAPI ruleset (spectral:oas) without errors or warnings', async () => {
     const spectral = `${root}/node_modules/.bin/spectral`;
     const { stdout } = await promisify(execFile)(

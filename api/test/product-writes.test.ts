@@ -98,6 +98,29 @@ describe('product writes', () => {
       expect(again.json().version).toBe(2);
     });
 
+    it('keeps attributes as sent: numbers and booleans stay numbers and booleans (they became text), and a name with a line separator is answered (it was left out; found by the contract fuzzer)', async () => {
+      const attributes = {
+        size: 42,
+        weight_kg: 1.5,
+        waterproof: true,
+        recycled: false,
+        colour: 'red',
+        code: '42',
+        'line\u2028separated': 'kept',
+      };
+      const created = await create(newProduct({ attributes }));
+      expect(created.statusCode).toBe(201);
+      expect(created.json().attributes).toEqual(attributes);
+      const changed = await app.inject({
+        method: 'PATCH',
+        url: `/v1/products/${created.json().id}`,
+        headers: auth(writer),
+        payload: { attributes: { ...attributes, size: 43.5, waterproof: false } },
+      });
+      expect(changed.json().attributes).toEqual({ ...attributes, size: 43.5, waterproof: false });
+      expect((await app.inject(`/v1/products/${created.json().id}`)).json().attributes).toMatchObject({ size: 43.5 });
+    });
+
     it('creates once for retries with one Idempotency-Key', async () => {
       const payload = newProduct();
       const headers = { ...auth(writer), 'idempotency-key': `create-${payload.sku}` };
@@ -169,6 +192,52 @@ describe('product writes', () => {
       });
       expect(notJson.statusCode).toBe(400);
       expect(notJson.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(await catalogueChecksum(database)).toBe(before);
+    });
+
+    it('refuses what the validator used to coerce or let through, changing nothing (found by the contract fuzzer)', async () => {
+      const before = await catalogueChecksum(database);
+      const cases: [Record<string, unknown>, string][] = [
+        // Types as sent: these were coerced (text to a number, "" to null, a number to text).
+        [newProduct({ price: { amount: '4999', currency: 'EUR' } }), 'price'],
+        [newProduct({ brand: '' }), 'brand'],
+        [newProduct({ name: 42 }), 'name'],
+        [newProduct({ stock: '3' }), 'stock'],
+        // Attribute names as their schema says (NUL was a 500; a newline vanished from answers).
+        [newProduct({ attributes: { 'nul\u0000': 1 } }), 'attributes'],
+        [newProduct({ attributes: { 'two\nlines': 1 } }), 'attributes'],
+        [newProduct({ attributes: { '': 1 } }), 'attributes'],
+        [newProduct({ attributes: { ['x'.repeat(65)]: 1 } }), 'attributes'],
+        // No control characters in an image URL (NUL was a 500), no lone surrogates in text (a 500 in jsonb).
+        [newProduct({ images: [{ url: '/media/a\u0000.svg', alt: '' }] }), 'images'],
+        [newProduct({ images: [{ url: '/media/a.svg', alt: 'half \ud800 a pair' }] }), 'images'],
+        [newProduct({ attributes: { colour: 'red\udc00' } }), 'attributes'],
+        [newProduct({ name: 'lone \ud800' }), 'name'],
+      ];
+      for (const [payload, field] of cases) {
+        const response = await create(payload);
+        expect(response.statusCode, JSON.stringify(payload)).toBe(400);
+        expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+        expect(
+          response.json().errors.map((e: { name: string }) => e.name.split('.')[0]),
+          JSON.stringify(payload),
+        ).toContain(field);
+      }
+      expect(await catalogueChecksum(database)).toBe(before);
+    });
+
+    it('refuses a query parameter a product write does not take (400), changing nothing (found by the contract fuzzer)', async () => {
+      const product = (await create(newProduct())).json();
+      const before = await catalogueChecksum(database);
+      for (const [method, url, payload] of [
+        ['POST', '/v1/products?publish=true', newProduct()],
+        ['PATCH', `/v1/products/${product.id}?notify=false`, { name: 'Renamed' }],
+        ['DELETE', `/v1/products/${product.id}?hard=true`, undefined],
+      ] as const) {
+        const response = await app.inject({ method, url, headers: auth(writer), payload });
+        expect(response.statusCode, url).toBe(400);
+        expect(response.json().errors[0]).toMatchObject({ in: 'query', detail: 'is not a known parameter' });
+      }
       expect(await catalogueChecksum(database)).toBe(before);
     });
 

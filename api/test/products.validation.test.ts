@@ -16,6 +16,8 @@ const BAD: [query: string, param: string][] = [
   ['limit=Infinity', 'limit'],
   ['max_price=-Infinity', 'max_price'],
   ['limit=99999999999999999999999', 'limit'],
+  // Too many digits for a number: Infinity, which skipped the maximum and reached PostgreSQL (a 500).
+  [`max_price=${'9'.repeat(400)}`, 'max_price'],
   ['limit=2&limit=3', 'limit'],
   ['limit=', 'limit'],
   ['sort=cheapest', 'sort'],
@@ -146,6 +148,24 @@ describe('GET /v1/products input validation', () => {
       const response = await app.inject(url);
       expect(response.statusCode, url).toBe(400);
       expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
+    }
+  });
+
+  it('refuses a path that is not UTF-8, or with a segment longer than any id or slug, with 400 problem+json (was plain JSON, and 414; found by the contract fuzzer)', async () => {
+    for (const path of [
+      '/v1/products/%FF',
+      '/v1/products/%C3%28',
+      '/v1/products/%ED%A0%80',
+      `/v1/products/${'a'.repeat(501)}`,
+    ]) {
+      const response = await app.inject(path);
+      expect(response.statusCode, path).toBe(400);
+      expect(response.headers['content-type'], path).toMatch(/^application\/problem\+json/);
+      expect(response.json(), path).toMatchObject({
+        status: 400,
+        title: 'Invalid request',
+        instance: response.headers['x-request-id'],
+      });
     }
   });
 

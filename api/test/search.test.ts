@@ -296,4 +296,57 @@ describe('search sorted as the listing (PostgreSQL engine)', () => {
       }
     }
   });
+
+  it('sorts without a query too: every product the filters keep (was a 500, found by the contract fuzzer)', async () => {
+    for (const [filter, where] of [
+      ['', 'true'],
+      ['&category=hiking', `category_id = ${tree.hiking}`],
+      ['&brand=Borealis', `brand = 'Borealis'`],
+    ]) {
+      for (const [sort, order] of [
+        ['newest', 'created_at DESC, id DESC'],
+        ['price_asc', 'price_amount, id'],
+      ]) {
+        const { rows } = await database.pool.query<{ id: string }>(
+          `SELECT id FROM products WHERE status = 'active' AND ${where} ORDER BY ${order} LIMIT 20`,
+        );
+        const response = await app.inject({ url: `/v1/search?sort=${sort}&limit=20${filter}` });
+        expect(response.statusCode, `${sort} ${filter}`).toBe(200);
+        const ids = response.json<{ hits: { id: number }[] }>().hits.map((h) => h.id);
+        expect(ids, `${sort} ${filter}`).toEqual(rows.map((r) => Number(r.id)));
+      }
+    }
+  });
+
+  it('sorts every match when they sit far along the order (the walk gives up and reads them all)', async () => {
+    // 10,500 products that do not match come first in every order: cheaper, newer, and named
+    // before the widgets. A walk that read only its budget would return a short or empty page.
+    const rows = Array.from({ length: 10_500 }, (_, i) =>
+      productRow({
+        categoryId: tree.running,
+        name: `Aardvark gadget ${i}`,
+        priceAmount: 100 + (i % 400),
+        createdAt: new Date(Date.UTC(2027, 0, 1) + i * 60_000),
+      }),
+    );
+    for (let i = 0; i < rows.length; i += 1_000) await insertProducts(database, rows.slice(i, i + 1_000));
+    await database.pool.query('ANALYZE products');
+    for (const [sort, order] of [
+      ['price_asc', 'price_amount, id'],
+      ['name_asc', 'name, id'],
+      ['newest', 'created_at DESC, id DESC'],
+    ]) {
+      for (const page of [1, 4]) {
+        const { rows: expected } = await database.pool.query<{ id: string }>(
+          `SELECT id FROM products WHERE status = 'active' AND name LIKE '% widget %'
+            ORDER BY ${order} LIMIT 20 OFFSET ${(page - 1) * 20}`,
+        );
+        const response = await app.inject({ url: `/v1/search?q=widget&sort=${sort}&limit=20&page=${page}` });
+        expect(response.statusCode).toBe(200);
+        const ids = response.json<{ hits: { id: number }[] }>().hits.map((h) => h.id);
+        expect(ids, `${sort} page ${page}`).toEqual(expected.map((r) => Number(r.id)));
+        expect(ids.length).toBe(20);
+      }
+    }
+  });
 });

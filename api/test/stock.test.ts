@@ -122,6 +122,75 @@ describe('stock', () => {
       expect((await app.inject({ url: `/v1/stock-levels?id=${id}`, headers: auth(catalogOnly) })).statusCode).toBe(403);
       expect((await app.inject({ url: '/v1/stock-levels', headers: auth(writer) })).statusCode).toBe(400);
     });
+
+    it('refuses a SKU with a control character with 400 (NUL was a 500; found by the contract fuzzer)', async () => {
+      for (const sku of ['a%00b', 'tab%09', 'del%7F']) {
+        const response = await app.inject({ url: `/v1/stock-levels?sku=${sku}`, headers: auth(writer) });
+        expect(response.statusCode, sku).toBe(400);
+        expect(response.json().errors[0]).toMatchObject({ in: 'query', name: 'sku.0' });
+      }
+    });
+  });
+
+  describe('input as written (found by the contract fuzzer)', () => {
+    it('reads a product id in the path only as a decimal number: 0x1A, 1e3, " 1" and 1.0 are 400, changing nothing', async () => {
+      const id = await newProduct(1);
+      const before = await catalogueChecksum(database);
+      for (const path of [`0x${id.toString(16)}`, `${id}e0`, `%20${id}`, `%2B${id}`, `${id}.0`, '9'.repeat(30)]) {
+        const response = await app.inject({
+          method: 'POST',
+          url: `/v1/products/${path}/stock-adjustments`,
+          headers: auth(writer),
+          payload: { delta: 1, reason: 'x' },
+        });
+        expect(response.statusCode, path).toBe(400);
+        expect(response.json().errors[0], path).toMatchObject({ in: 'path', name: 'id' });
+      }
+      expect(await catalogueChecksum(database)).toBe(before);
+    });
+
+    it('takes a JSON body as sent: text for a number, a number for text, null for false are 400, changing nothing', async () => {
+      const id = await newProduct(1);
+      const before = await catalogueChecksum(database);
+      const item = { product_id: id, delta: 1, reason: 'x' };
+      for (const [url, payload] of [
+        [`/v1/products/${id}/stock-adjustments`, { delta: '5', reason: 'x' }],
+        [`/v1/products/${id}/stock-adjustments`, { delta: 5, reason: 7 }],
+        [`/v1/products/${id}/stock`, { stock: '3', expected: 1, reason: 'x' }],
+        ['/v1/stock-adjustments', { items: [item], atomic: 'true' }],
+        ['/v1/stock-adjustments', { items: [item], atomic: null }],
+        ['/v1/stock-adjustments', { items: item }],
+      ] as const) {
+        const response = await app.inject({
+          method: url.endsWith('/stock') ? 'PUT' : 'POST',
+          url,
+          headers: auth(writer),
+          payload,
+        });
+        expect(response.statusCode, JSON.stringify(payload)).toBe(400);
+        expect(response.json().errors[0].in).toBe('body');
+      }
+      expect(await catalogueChecksum(database)).toBe(before);
+    });
+
+    it('refuses a query parameter a stock write does not take: a misplaced ?atomic=true is not ignored (400)', async () => {
+      const [a, b] = [await newProduct(5), await newProduct(1)];
+      const before = await catalogueChecksum(database);
+      const items = [
+        { product_id: a, delta: -2, reason: 'order' },
+        { product_id: b, delta: -3, reason: 'order' },
+      ];
+      for (const [method, url, payload] of [
+        ['POST', '/v1/stock-adjustments?atomic=true', { items }],
+        ['POST', `/v1/products/${a}/stock-adjustments?dry_run=1`, { delta: 1, reason: 'x' }],
+        ['PUT', `/v1/products/${a}/stock?force=true`, { stock: 1, expected: 5, reason: 'x' }],
+      ] as const) {
+        const response = await app.inject({ method, url, headers: auth(writer), payload });
+        expect(response.statusCode, url).toBe(400);
+        expect(response.json().errors[0]).toMatchObject({ in: 'query', detail: 'is not a known parameter' });
+      }
+      expect(await catalogueChecksum(database)).toBe(before);
+    });
   });
 
   describe('conflicts', () => {
@@ -175,6 +244,42 @@ describe('stock', () => {
         expect(response.statusCode, JSON.stringify(payload)).toBe(400);
       }
       expect(await catalogueChecksum(database)).toBe(before);
+    });
+
+    it('refuses to raise the stock past 1,000,000,000 with 409, alone or in a batch, changing nothing (was a 500: integer overflow; found by the contract fuzzer)', async () => {
+      const id = await newProduct(900_000_000);
+      const before = await catalogueChecksum(database);
+      for (let i = 0; i < 3; i += 1) {
+        const response = await adjust(id, 900_000_000, writer);
+        expect(response.statusCode).toBe(409);
+        expect(response.json()).toMatchObject({
+          type: expect.stringMatching(/stock-limit$/),
+          current_stock: 900_000_000,
+        });
+      }
+      const items = [{ product_id: id, delta: 900_000_000, reason: 'delivery' }];
+      const batch = await app.inject({
+        method: 'POST',
+        url: '/v1/stock-adjustments',
+        headers: auth(writer),
+        payload: { items },
+      });
+      expect(batch.json()).toMatchObject({
+        applied: 0,
+        refused: 1,
+        results: [{ status: 'stock_limit', stock: 900_000_000 }],
+      });
+      const atomic = await app.inject({
+        method: 'POST',
+        url: '/v1/stock-adjustments',
+        headers: auth(writer),
+        payload: { items, atomic: true },
+      });
+      expect(atomic.statusCode).toBe(409);
+      expect(atomic.json().errors[0].detail).toMatch(/above 1000000000/);
+      expect(await catalogueChecksum(database)).toBe(before);
+      expect((await adjust(id, 100_000_000, writer)).statusCode).toBe(201);
+      expect(await stockOf(id)).toEqual({ stock: 1_000_000_000, ledger: 1_000_000_000 });
     });
   });
 

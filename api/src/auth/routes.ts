@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { NoQuery } from '../catalogue/schemas.ts';
 import { SCOPES } from '../db/schema.ts';
 import { notFound } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
@@ -61,6 +62,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         headers: Type.Object({
           authorization: Type.Optional(Type.String({ description: 'Bearer <API key>, any scope.' })),
         }),
+        querystring: NoQuery,
         response: {
           200: Type.Object(
             {
@@ -71,7 +73,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
             },
             { title: 'CurrentApiKey' },
           ),
-          ...problemResponses(401),
+          ...problemResponses(400, 401),
         },
       },
     },
@@ -93,7 +95,8 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'Every key, revoked ones included, oldest first. The number of keys is small and bounded by the admins.',
         headers: Authorization,
-        response: { 200: Type.Object({ data: Type.Array(Key) }), ...problemResponses(401, 403) },
+        querystring: NoQuery,
+        response: { 200: Type.Object({ data: Type.Array(Key) }), ...problemResponses(400, 401, 403) },
       },
     },
     async (_request, reply) => {
@@ -112,9 +115,11 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Create an API key',
         description: 'The answer holds the whole key, once; only a hash of it is kept.',
         headers: Authorization,
+        querystring: NoQuery,
         body: Type.Object(
           {
-            name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }),
+            // No control characters, nor lone surrogates (not Unicode: JSON can write them, PostgreSQL refuses them).
+            name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f\\ud800-\\udfff]*$' }),
             scopes: Type.Array(Scope, { minItems: 1, maxItems: SCOPES.length, uniqueItems: true }),
           },
           { additionalProperties: false },
@@ -141,6 +146,7 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'The key stops working at once on this API process, and within 2 seconds on the others. Revoking a revoked key is a 404.',
         headers: Authorization,
+        querystring: NoQuery,
         params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) }),
         response: { 204: Type.Null({ description: 'Revoked.' }), ...problemResponses(400, 401, 403, 404) },
       },

@@ -84,7 +84,7 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'Every category, each after its parent; `product_count` includes the descendants’ active products.',
         querystring: NoQuery,
-        response: { ...cacheable(CategoryList), ...problemResponses() },
+        response: { ...cacheable(CategoryList), ...problemResponses(400) },
       },
     },
     async (_request, reply) => {

@@ -64,7 +64,12 @@ export const Product = Type.Object(
     breadcrumbs: Type.Array(CategoryRef, { description: 'From the root category down to the product’s own.' }),
     price: Money,
     images: Type.Array(Image),
-    attributes: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
+    // Any name: a plain string key becomes the pattern `^.*$`, which the serializer matches names
+    // against, and `.` stops at a line separator (U+2028): such an attribute was left out.
+    attributes: Type.Record(
+      Type.String({ pattern: '^[\\s\\S]*$' }),
+      Type.Union([Type.String(), Type.Number(), Type.Boolean()]),
+    ),
     stock: Type.Integer({ minimum: 0 }),
     in_stock: Type.Boolean(),
     status: Type.Enum(['draft', 'active', 'archived']),

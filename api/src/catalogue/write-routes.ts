@@ -6,7 +6,7 @@ import { runIdempotent, sendAnswer } from '../http/idempotency.ts';
 import { notFound, toProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
 import { ProductWriter } from './product-writes.ts';
-import { Product, ProductParams } from './schemas.ts';
+import { NoQuery, Product, ProductParams } from './schemas.ts';
 import { ProductCreate, ProductPatch } from './write-schemas.ts';
 
 const Authorization = Type.String({ description: 'Bearer <API key> with the catalog:write scope.' });
@@ -14,7 +14,8 @@ const IfMatch = Type.String({ description: 'Apply only if the product is still a
 
 /** Creating, changing and archiving products (API key with `catalog:write`). */
 export const productWriteRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
-  const writer = new ProductWriter(app.catalogue.categories, app.catalogue.products);
+  // On the primary: a write resolves the slug and answers with the product as it just wrote it.
+  const writer = new ProductWriter(app.catalogue.primary.categories, app.catalogue.primary.products);
   const catalogWriter = app.requireScope('catalog:write');
 
   /** The path names a product by id or slug, as GET does. */
@@ -40,6 +41,7 @@ export const productWriteRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
             Type.String({ description: 'Makes a retry answer the same and change nothing more.' }),
           ),
         }),
+        querystring: NoQuery,
         body: ProductCreate,
         response: { 201: Product, ...problemResponses(400, 401, 403, 409, 422) },
       },
@@ -69,6 +71,7 @@ export const productWriteRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
           'With `If-Match: "<version>"`, applies only if nobody changed the product since: otherwise 412 with `current_version`.',
         params: ProductParams,
         headers: Type.Object({ authorization: Type.Optional(Authorization), 'if-match': Type.Optional(IfMatch) }),
+        querystring: NoQuery,
         body: ProductPatch,
         response: { 200: Product, ...problemResponses(400, 401, 403, 404, 409, 412) },
       },
@@ -94,6 +97,7 @@ export const productWriteRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
           'The product leaves the storefront and the listings; it keeps its id, history and stock ledger. Honours `If-Match` like PATCH. Archiving an archived product changes nothing.',
         params: ProductParams,
         headers: Type.Object({ authorization: Type.Optional(Authorization), 'if-match': Type.Optional(IfMatch) }),
+        querystring: NoQuery,
         response: { 200: Product, ...problemResponses(400, 401, 403, 404, 412) },
       },
     },

@@ -2,7 +2,14 @@ import { Type, type Static } from 'typebox';
 import { MAX_STOCK } from '../stock/schemas.ts';
 import { MAX_PRICE } from './schemas.ts';
 
-const NO_CONTROL = '^[^\\u0000-\\u001f\\u007f]*$';
+/**
+ * Text: no control characters (PostgreSQL cannot even store NUL) nor lone surrogates (JSON can
+ * write `"\\ud800"`, which is not Unicode: jsonb refuses it). Patterns are Unicode regular
+ * expressions, where a character beyond U+FFFF is one, not a pair of surrogates.
+ */
+const NO_CONTROL = '^[^\\u0000-\\u001f\\u007f\\ud800-\\udfff]*$';
+/** `__proto__` is refused by the JSON parser itself (prototype poisoning), wherever it is. */
+const AttributeName = Type.String({ minLength: 1, maxLength: 64, pattern: NO_CONTROL, not: { const: '__proto__' } });
 
 /** A slug names a product in URLs; it holds a letter, so that digits alone always mean an id. */
 export const ProductSlug = Type.String({
@@ -16,7 +23,11 @@ const fields = {
   sku: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._/-]*$', description: 'Unique.' }),
   slug: ProductSlug,
   name: Type.String({ minLength: 1, maxLength: 200, pattern: NO_CONTROL }),
-  description: Type.String({ maxLength: 20_000, pattern: '^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$' }),
+  // Tabs and line breaks are allowed here.
+  description: Type.String({
+    maxLength: 20_000,
+    pattern: '^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f\\ud800-\\udfff]*$',
+  }),
   brand: Type.Union([Type.String({ minLength: 1, maxLength: 100, pattern: NO_CONTROL }), Type.Null()]),
   category: Type.String({
     minLength: 1,
@@ -34,17 +45,25 @@ const fields = {
   images: Type.Array(
     Type.Object(
       {
-        url: Type.String({ minLength: 1, maxLength: 2000, pattern: '^(https?://|/)[^\\s]*$' }),
+        // No spaces, and text as NO_CONTROL has it.
+        url: Type.String({
+          minLength: 1,
+          maxLength: 2000,
+          pattern: '^(https?://|/)[^\\s\\u0000-\\u001f\\u007f\\ud800-\\udfff]*$',
+        }),
         alt: Type.String({ maxLength: 300, pattern: NO_CONTROL }),
       },
       { additionalProperties: false },
     ),
     { maxItems: 20 },
   ),
+  // The key's schema only picks which keys the values' schema applies to (patternProperties): a
+  // key outside it would be let through (NUL cannot be stored; a newline was lost from answers).
+  // propertyNames holds every key to it.
   attributes: Type.Record(
-    Type.String({ minLength: 1, maxLength: 64, pattern: NO_CONTROL }),
+    AttributeName,
     Type.Union([Type.String({ maxLength: 500, pattern: NO_CONTROL }), Type.Number(), Type.Boolean()]),
-    { maxProperties: 50 },
+    { maxProperties: 50, propertyNames: AttributeName },
   ),
   status: Type.Enum(['draft', 'active', 'archived']),
 };

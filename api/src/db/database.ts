@@ -12,7 +12,15 @@ export type Db = NodePgDatabase<typeof schema>;
 export interface Database {
   /** The connection string (for a connection of one's own, such as the indexer's LISTEN). */
   url: string;
+  /** The read replica's connection string (DATABASE_READ_URL), when public reads go to one. */
+  readUrl?: string;
+  /** The primary: writes, and every read that must see them (see createDatabase). */
   pool: pg.Pool;
+  /**
+   * Public reads that neither pagePool nor searchPool serve (a product, the category tree, the
+   * hits Meilisearch found): the read replica's connections when there is one, else `pool` itself.
+   */
+  readPool: pg.Pool;
   /**
    * Connections whose prepared statements always keep one generic plan, parsed and planned once:
    * only for statements whose best plan does not depend on their parameters' values (the product
@@ -36,13 +44,22 @@ export interface Database {
   /** Every pool above by name, for metrics (connections in use, idle, waited for). */
   pools: Record<string, pg.Pool>;
   db: Db;
+  /** drizzle over readPool: `db` itself without a read replica. */
+  readDb: Db;
   close(): Promise<void>;
 }
 
-export function createDatabase(url: string, options: { poolSize?: number; applicationName?: string } = {}): Database {
-  const settings = (name: string, extra: pg.PoolConfig = {}) => {
+export interface DatabaseOptions {
+  poolSize?: number;
+  applicationName?: string;
+  /** A read replica of `url` (DATABASE_READ_URL): public reads go there. */
+  readUrl?: string;
+}
+
+export function createDatabase(url: string, options: DatabaseOptions = {}): Database {
+  const settings = (name: string, connectionString: string, extra: pg.PoolConfig = {}) => {
     const pool = new pg.Pool({
-      connectionString: url,
+      connectionString,
       max: options.poolSize ?? 10,
       application_name: name,
       // Fail fast rather than queue forever when the server is unreachable.
@@ -52,28 +69,55 @@ export function createDatabase(url: string, options: { poolSize?: number; applic
     });
     // An idle client losing its connection (server restart) must not crash the process.
     pool.on('error', () => undefined);
+    // Nor one checked out (a transaction in progress): pg emits the loss on the client as well as
+    // failing its query, and the pool listens only while the client is idle. The query's error
+    // answers the request; the pool discards the dead client when it is released.
+    pool.on('connect', (client) => client.on('error', () => undefined));
     return pool;
   };
   const applicationName = options.applicationName ?? 'catalogue-api';
-  const pool = settings(applicationName);
+  // Which server each pool reads. With a read URL (a streaming replica, which may be a moment
+  // behind the primary), the pools serving public reads connect to it: the product pages, search,
+  // and readPool for the other public reads (a product, the category tree and its counts, the
+  // hits Meilisearch found). Public reads tolerate that lag: they are cached for seconds anyway.
+  // Everything else stays on the primary: writes, and every read that must see a write just made
+  // or decides one (API keys, stock levels and movements, the product a write answers with, a
+  // slug resolved for a write, If-Match, imports' categories, idempotency answers, the search
+  // outbox and indexer, search words' refresh, migrations). Without a read URL there is one
+  // server: readPool is `pool`, and no connection more is opened.
+  const readUrl = options.readUrl;
+  const pool = settings(applicationName, url);
   // Connections open on first use: a process that serves no product page opens none.
-  const pagePool = settings(`${applicationName}-pages`, { options: '-c plan_cache_mode=force_generic_plan' });
-  const searchPool = settings(`${applicationName}-search`, {
+  const pagePool = settings(`${applicationName}-pages`, readUrl ?? url, {
+    options: '-c plan_cache_mode=force_generic_plan',
+  });
+  const searchPool = settings(`${applicationName}-search`, readUrl ?? url, {
     options: [
       '-c enable_seqscan=off -c synchronize_seqscans=off -c work_mem=16MB',
       '-c plan_cache_mode=force_generic_plan -c max_parallel_workers_per_gather=0 -c effective_io_concurrency=0',
     ].join(' '),
   });
+  const readPool = readUrl ? settings(`${applicationName}-read`, readUrl) : pool;
   const db = drizzle(pool, { schema, casing: 'snake_case' });
+  const readDb = readUrl ? drizzle(readPool, { schema, casing: 'snake_case' }) : db;
+  const pools: Record<string, pg.Pool> = {
+    primary: pool,
+    pages: pagePool,
+    search: searchPool,
+    ...(readUrl ? { read: readPool } : {}),
+  };
   let closed: Promise<void> | undefined;
   return {
     url,
+    readUrl,
     pool,
+    readPool,
     pagePool,
     searchPool,
-    pools: { primary: pool, pages: pagePool, search: searchPool },
+    pools,
     db,
-    close: () => (closed ??= Promise.all([pool.end(), pagePool.end(), searchPool.end()]).then(() => undefined)),
+    readDb,
+    close: () => (closed ??= Promise.all(Object.values(pools).map((p) => p.end())).then(() => undefined)),
   };
 }
 
@@ -108,4 +152,16 @@ export async function isMigrated(database: Database): Promise<boolean> {
       throw error;
     });
   return (rows[0]?.applied ?? 0) >= expectedMigrations;
+}
+
+/**
+ * True when the read replica answers, or there is none (what /readyz checks besides the primary).
+ * Only that it answers: how far behind it is, replication's monitoring says (pg_stat_replication).
+ */
+export async function replicaAnswers(database: Database): Promise<boolean> {
+  if (!database.readUrl) return true;
+  return database.readPool.query('SELECT 1').then(
+    () => true,
+    () => false,
+  );
 }

@@ -195,7 +195,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         recent.push(line);
         if (recent.length > 40) recent.shift();
         log(line);
-        if (line.includes('database system is ready to accept connections')) resolve();
+        // A standby (standby.signal in the folder: a read replica) accepts read-only connections.
+        if (/database system is ready to accept (read-only )?connections/.test(line)) resolve();
       }
     });
     child.once('error', reject);

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { isMigrated, type Database } from '../db/database.ts';
+import { isMigrated, replicaAnswers, type Database } from '../db/database.ts';
 import { HttpProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
 
@@ -41,6 +41,12 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
         throw new HttpProblem(503, 'not-ready', 'Not ready', 'The database is unreachable.');
       });
       if (!migrated) throw new HttpProblem(503, 'not-ready', 'Not ready', 'The database is not fully migrated.');
+      // Public reads, most of the traffic, go to the read replica when there is one: an API that
+      // cannot reach it would answer them 503, so it takes no traffic. Its lag is not checked:
+      // public reads tolerate a replica a moment behind.
+      if (!(await replicaAnswers(database))) {
+        throw new HttpProblem(503, 'not-ready', 'Not ready', 'The read replica is unreachable.');
+      }
       return { status: 'ok' as const };
     },
   );

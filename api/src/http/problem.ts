@@ -81,6 +81,41 @@ function validationErrors(error: FastifyError): InvalidParam[] {
   });
 }
 
+/**
+ * Errors that say the database cannot be reached at the moment (stopped, restarting, shutting down,
+ * or the connection was cut), not that anything is wrong with the request: a 503 worth retrying,
+ * rather than a 500. pg reports socket failures with the system's code, the server's refusals
+ * with a SQLSTATE (class 08, connection exception; 57P01-57P03, the server shutting down, crashed
+ * or not yet accepting connections), and connections it lost or gave up on only by message.
+ * drizzle wraps the driver's error as `cause`.
+ */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+const SHUTDOWN_SQLSTATES = new Set(['57P01', '57P02', '57P03']);
+const CONNECTION_EXCEPTION = /^08[0-9A-Z]{3}$/;
+const LOST_CONNECTION = [
+  /^Connection terminated/, // pg: the socket closed, or connecting timed out
+  /^timeout exceeded when trying to connect/, // pg-pool: no connection within connectionTimeoutMillis
+  /^Client has encountered a connection error/, // pg: a query on a client whose socket failed
+];
+
+export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
+  if (!(error instanceof Error) || depth > 4) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (UNREACHABLE_CODES.has(code) || SHUTDOWN_SQLSTATES.has(code) || CONNECTION_EXCEPTION.test(code)) return true;
+  }
+  if (LOST_CONNECTION.some((pattern) => pattern.test(error.message))) return true;
+  // Connecting to a name with several addresses fails with every attempt's error.
+  if (error instanceof AggregateError && error.errors.some((inner) => isDatabaseUnavailable(inner, depth + 1))) {
+    return true;
+  }
+  return isDatabaseUnavailable(error.cause, depth + 1);
+}
+
+export const DATABASE_UNAVAILABLE = problemType('database-unavailable');
+/** How long a client should wait before retrying: pg.Pool reconnects on the first request after the server is back. */
+const DATABASE_RETRY_AFTER_SECONDS = 1;
+
 export function toProblem(error: FastifyError | HttpProblem, request: FastifyRequest): Problem {
   if (error instanceof HttpProblem) {
     return {
@@ -104,6 +139,16 @@ export function toProblem(error: FastifyError | HttpProblem, request: FastifyReq
       errors,
     };
   }
+  if (isDatabaseUnavailable(error)) {
+    return {
+      type: DATABASE_UNAVAILABLE,
+      title: 'Database unavailable',
+      status: 503,
+      detail:
+        'The catalogue database cannot be reached at the moment. Retry shortly: a write sent with an Idempotency-Key is applied once however often it is retried.',
+      instance: request.id,
+    };
+  }
   const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 600 ? error.statusCode : 500;
   if (status >= 500) {
     // Never leak internals (SQL, stack, hostnames) to the client; the log has them under the request id.
@@ -124,6 +169,13 @@ export function toProblem(error: FastifyError | HttpProblem, request: FastifyReq
   };
 }
 
+/** The innermost error's code and message (drizzle's wrapper names the query, not the failure). */
+function causeOf(error: unknown): { code?: unknown; message: string } {
+  let inner = error as Error;
+  while (inner.cause instanceof Error) inner = inner.cause;
+  return { code: (inner as { code?: unknown }).code, message: inner.message };
+}
+
 export function sendProblem(reply: FastifyReply, problem: Problem) {
   return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem);
 }
@@ -133,7 +185,11 @@ export const problemPlugin = fp(
   async (app: FastifyInstance) => {
     app.setErrorHandler((error: FastifyError | HttpProblem, request, reply) => {
       const problem = toProblem(error, request);
-      if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+      if (problem.type === DATABASE_UNAVAILABLE) {
+        // Expected while the database restarts: a warning per request, without the stack.
+        request.log.warn({ cause: causeOf(error) }, 'database unavailable: answered 503');
+        reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS));
+      } else if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
       else request.log.info({ problem: problem.type, detail: problem.detail }, 'request refused');
       return sendProblem(reply, problem);
     });

@@ -2,9 +2,12 @@ import { STATUS_CODES } from 'node:http';
 import { Type, type TSchema } from 'typebox';
 import { Problem, PROBLEM_CONTENT_TYPE } from './problem.ts';
 
-/** The documented error responses of a route, all problem+json. 500 is always possible. */
+/**
+ * The documented error responses of a route, all problem+json. 500 is always possible, and so is
+ * 503 with `Retry-After` while the database cannot be reached (http/problem.ts).
+ */
 export function problemResponses<const C extends readonly number[]>(...codes: C) {
-  const entries = [...codes, 500].map((code) => [
+  const entries = [...new Set([...codes, 500, 503])].map((code) => [
     code,
     {
       description: STATUS_CODES[code] ?? 'Error',
@@ -12,7 +15,7 @@ export function problemResponses<const C extends readonly number[]>(...codes: C)
     },
   ]);
   return Object.fromEntries(entries) as Record<
-    C[number] | 500,
+    C[number] | 500 | 503,
     { description: string; content: Record<string, { schema: typeof Problem }> }
   >;
 }

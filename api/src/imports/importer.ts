@@ -4,7 +4,7 @@ import type { CategoryTree } from '../catalogue/category-tree.ts';
 import { HttpProblem } from '../http/problem.ts';
 import { ReportBuilder, type ImportReport } from './report.ts';
 import { decoderFor, type Candidate, type ImportFormat } from './rows.ts';
-import { Batch, DROP_TABLES, Staging, type BatchOutcome } from './staging.ts';
+import { Batch, Staging, type BatchOutcome } from './staging.ts';
 
 export interface ImportOptions {
   format: ImportFormat;
@@ -65,25 +65,22 @@ export async function importProducts(
 }
 
 /**
- * Runs `work` on one pooled connection. On failure the connection is rolled back and its session
- * tables dropped; one that cannot even roll back is discarded rather than pooled.
+ * Runs `work` on one pooled connection. On failure the connection is discarded rather than pooled
+ * (the server rolls back its transaction and drops its session tables). Cleaning it for reuse
+ * would not do: a session's temp_buffers is fixed once it touches a temp table, so a connection
+ * whose failed import had not set it yet (refused before its tables were made), then dropped them,
+ * would fail every later import's `SET temp_buffers`.
  */
 export async function withConnection<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
-  let broken = false;
+  let failed = false;
   try {
     return await work(client);
   } catch (error) {
-    broken = !(await client
-      .query('ROLLBACK')
-      .then(() => client.query(DROP_TABLES))
-      .then(
-        () => true,
-        () => false,
-      ));
+    failed = true;
     throw error;
   } finally {
-    client.release(broken);
+    client.release(failed);
   }
 }
 

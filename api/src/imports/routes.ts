@@ -135,10 +135,12 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRoutesOptions> = asyn
             format: body.format,
             atomic,
             apiKeyId: request.apiKey!.id,
-            categories: () => app.catalogue.categories.tree(),
+            // The primary's: a replica a moment behind could miss a category just created.
+            categories: () => app.catalogue.primary.categories.tree(),
             onBatchError: (error) => request.log.warn({ err: error }, 'import batch rejected'),
           });
         } catch (error) {
+          app.metrics.imported('failed');
           // The client went away mid-body: nobody is left to answer, and it is not a server fault.
           if (request.raw.destroyed && !(error instanceof HttpProblem)) {
             throw new HttpProblem(400, 'body-incomplete', 'Body incomplete', 'The request body ended before its end.');
@@ -146,6 +148,11 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRoutesOptions> = asyn
           throw error;
         }
         const { report } = result;
+        // Counted here, where the import ran: a replay never gets here.
+        app.metrics.imported(
+          result.committed ? 'completed' : 'refused',
+          result.committed ? report : { rejected: report.rejected },
+        );
         if (result.committed) return { status: 200, body: report };
         const detail = `${report.rejected} rows were rejected; nothing was written.`;
         const problem = toProblem(new HttpProblem(422, 'import-rejected', 'Import rejected', detail), request);

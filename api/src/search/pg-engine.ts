@@ -154,6 +154,21 @@ const ORDERS: Record<Exclude<SearchSort, 'relevance'>, string> = {
   name_asc: 'p.name, p.id',
 };
 
+/** The price orders on product_search's own copy of the price: sorting needs no product row. */
+const SEARCH_ORDERS: Partial<Record<Exclude<SearchSort, 'relevance'>, string>> = {
+  price_asc: 's.price_amount, s.id',
+  price_desc: 's.price_amount DESC, s.id DESC',
+};
+
+/**
+ * How far a sorted search walks the listing's order before reading every match instead: at least
+ * WALK_BUDGET rows (100 ms of lookups at most), more for deep pages.
+ */
+const WALK_BUDGET = 10_000;
+const WALK_ROWS_PER_HIT = 20;
+/** Up to this many matches (estimated), a search by price reads and sorts them all (~2.5 µs each). */
+const READ_BY_PRICE_MAX = 50_000;
+
 export function bucketOf(amount: number): number {
   let bucket = 0;
   while (bucket < PRICE_BOUNDS.length && amount >= PRICE_BOUNDS[bucket]!) bucket += 1;
@@ -213,9 +228,12 @@ interface SearchRow {
  */
 export class PgSearch {
   readonly #pool: pg.Pool;
+  readonly #primary: pg.Pool;
 
-  constructor(pool: pg.Pool) {
+  /** Searches read `pool` (the read replica's, when there is one); `primary` rebuilds the words. */
+  constructor(pool: pg.Pool, primary: pg.Pool = pool) {
     this.#pool = pool;
+    this.#primary = primary;
   }
 
   async analyse(terms: string[]): Promise<TermAnalysis[]> {
@@ -265,7 +283,7 @@ export class PgSearch {
     const exact = total === result.matched && result.matched <= MATCH_CAP;
     const scale = exact ? 1 : total / Math.max(1, result.matched);
     if (request.sort && request.sort !== 'relevance' && total > 0) {
-      result.hits = await this.#sorted(request, relaxed ? buildQuery(analysed, { any: true }) : all, exact);
+      result.hits = await this.#sorted(request, relaxed ? buildQuery(analysed, { any: true }) : all, total, exact);
     }
     const facets = new Map(
       Object.entries(result.facets ?? {}).map(([key, count]) => [key, exact ? count : roughly(count * scale)]),
@@ -411,18 +429,33 @@ export class PgSearch {
 
   /**
    * A page of the matches in one of the listing's orders. Up to the cap, the matches are all read
-   * and sorted. Past it, the products are walked in that order on its index, each checked against
-   * the query (one lookup by id): a word in 1 product out of 200 or more fills a page of 24 within
-   * a few thousand rows, and the more products match, the sooner.
+   * and sorted. Past it, the products are first walked in that order on its index, each checked
+   * against the query (one lookup by id, ~10 µs): a word in 1 product out of 200 or more fills a
+   * page of 24 within a few thousand rows, and the more products match, the sooner. But the walk
+   * reads at most WALK_BUDGET rows: when the matches sit far along the order (the cheapest
+   * products are not shoes: "shoe" by price walked 600,000 rows, 6 s), every match is read and
+   * sorted instead, which costs what the matches number. By price, that read needs no product row
+   * (product_search keeps the price: 14,000 matches in 33 ms), so up to READ_BY_PRICE_MAX matches
+   * it is done at once, without a walk (prices follow categories, which follow words: a walk by
+   * price is the likeliest to fail).
    */
-  async #sorted(request: SearchRequest, query: BuiltQuery, allRead: boolean): Promise<SearchRow['hits']> {
-    const values: unknown[] = [query.tsquery ?? '', HEADLINE_OPTIONS];
+  async #sorted(
+    request: SearchRequest,
+    query: BuiltQuery,
+    total: number,
+    allRead: boolean,
+  ): Promise<SearchRow['hits']> {
+    // The headline's parameters only with a query to mark: PostgreSQL refuses a statement with a
+    // parameter it uses nowhere (it cannot tell its type).
+    const values: unknown[] = query.tsquery === null ? [] : [query.tsquery, HEADLINE_OPTIONS];
     const filters = filtersOf(request, values.length + 1);
     values.push(...filters.values);
     const param = (value: unknown) => `$${values.push(value)}`;
     const where = [textCondition(query, param), ...filters.where].join(' AND ');
-    const order = ORDERS[request.sort as Exclude<SearchSort, 'relevance'>];
-    const page = `ORDER BY ${order} LIMIT ${param(request.limit)} OFFSET ${param((request.page - 1) * request.limit)}`;
+    const sort = request.sort as Exclude<SearchSort, 'relevance'>;
+    const order = ORDERS[sort];
+    const offset = (request.page - 1) * request.limit;
+    const limits = `LIMIT ${param(request.limit)} OFFSET ${param(offset)}`;
     const columns = `p.id, p.sku, p.slug, p.name, p.brand, p.category_id, p.price_amount, p.currency,
        p.images -> 0 ->> 'url' AS image_url, p.images -> 0 ->> 'alt' AS image_alt, p.stock,
        ${
@@ -430,24 +463,50 @@ export class PgSearch {
            ? `replace(replace(p.name, chr(57344), ''), chr(57345), '')`
            : `ts_headline('catalog', replace(replace(p.name, chr(57344), ''), chr(57345), ''), to_tsquery('catalog', $1), $2)`
        } AS name_headline`;
-    // Walking: the check is a correlated subquery, so that it stays a lookup per product read in
-    // order (as a join, the plan could read every match first, which is what it avoids).
-    const sql = allRead
-      ? `SELECT ${columns} FROM product_search s JOIN products p ON p.id = s.id WHERE ${where} ${page}`
-      : `SELECT ${columns} FROM products p
-          WHERE p.status = 'active' AND coalesce((SELECT true FROM product_search s WHERE s.id = p.id AND ${where}), false)
-          ${page}`;
-    const { rows } = await this.#pool.query<NonNullable<SearchRow['hits']>[number]>({
-      name: statementName(sql),
-      text: sql,
-      values,
-    });
-    return rows;
+    const run = async (sql: string, extra: unknown[] = []) =>
+      (
+        await this.#pool.query<NonNullable<SearchRow['hits']>[number]>({
+          name: statementName(sql),
+          text: sql,
+          values: [...values, ...extra],
+        })
+      ).rows;
+    const byPrice = SEARCH_ORDERS[sort];
+    if (!allRead && !(byPrice && total <= READ_BY_PRICE_MAX)) {
+      // The check is a correlated subquery, so that it stays a lookup per product read in order
+      // (as a join, the plan could read every match first, which is what the walk avoids).
+      const walked = await run(
+        `SELECT ${columns}
+           FROM (SELECT * FROM products p WHERE p.status = 'active' ORDER BY ${order} LIMIT $${values.length + 1}) p
+          WHERE coalesce((SELECT true FROM product_search s WHERE s.id = p.id AND ${where}), false)
+          ORDER BY ${order} ${limits}`,
+        [Math.max(WALK_BUDGET, WALK_ROWS_PER_HIT * (offset + request.limit))],
+      );
+      // Past the cap there are more matches than any page reaches: a short page means the budget
+      // ran out, not the matches.
+      if (walked.length === request.limit) return walked;
+    }
+    return run(
+      byPrice
+        ? `SELECT ${columns}
+             FROM (SELECT s.id FROM product_search s WHERE ${where} ORDER BY ${byPrice} ${limits}) m
+             JOIN products p ON p.id = m.id
+            ORDER BY ${order}`
+        : `SELECT ${columns} FROM product_search s JOIN products p ON p.id = s.id WHERE ${where} ORDER BY ${order} ${limits}`,
+    );
   }
 
   /** Rebuilds the words typos are corrected against (after a seed or an import; now and then). */
   async refreshWords(): Promise<void> {
-    await this.#pool.query('REFRESH MATERIALIZED VIEW CONCURRENTLY search_words');
+    // A concurrent refresh works through temporary tables, which fix the session's temp_buffers
+    // for good: a pooled connection handed to an import afterwards could no longer raise them
+    // (imports/staging.ts), so the refresh's connection is closed rather than pooled.
+    const client = await this.#primary.connect();
+    try {
+      await client.query('REFRESH MATERIALIZED VIEW CONCURRENTLY search_words');
+    } finally {
+      client.release(true);
+    }
   }
 }
 

@@ -17,8 +17,13 @@ import { SearchQuery, SearchResults } from './schemas.ts';
 const WORDS_REFRESH_MS = 10 * 60_000;
 
 /** `GET /v1/search`: full-text search with facets, by Meilisearch when configured (meili/), else PostgreSQL (pg-engine.ts). */
-export const searchRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async (app, { pool }) => {
-  const engine = new PgSearch(pool);
+export const searchRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool; primary: pg.Pool }> = async (
+  app,
+  { pool, primary },
+) => {
+  // Searches are public reads (the read replica, when there is one); the words are rebuilt on the
+  // primary, a replica being read-only.
+  const engine = new PgSearch(pool, primary);
   // The words typos are corrected against follow the catalogue every few minutes (and after a
   // seed): a word new since then is found exactly, only not yet as a correction.
   const refresh = setInterval(() => {
@@ -29,7 +34,7 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool }> = async 
   // in the background, rather than 10 minutes from now.
   let first: Promise<void> | undefined;
   app.addHook('onReady', async () => {
-    first = pool
+    first = primary
       .query<{ empty: boolean }>(
         'SELECT NOT EXISTS (SELECT 1 FROM search_words) AND EXISTS (SELECT 1 FROM product_search) AS empty',
       )

@@ -47,9 +47,9 @@ const FacetCount = Type.Integer({ minimum: 0 });
 export const SearchResults = Type.Object(
   {
     engine: Type.Enum(['meilisearch', 'postgres'], { description: 'The engine that answered.' }),
-    fallback: Type.Union([Type.Null(), Type.Enum(['meilisearch_unavailable', 'index_not_ready'])], {
+    fallback: Type.Union([Type.Null(), Type.Enum(['meilisearch_unavailable', 'index_not_ready', 'index_behind'])], {
       description:
-        'Why PostgreSQL answered although Meilisearch is configured: it failed or timed out (PostgreSQL answers for a few seconds, then Meilisearch is tried again), or its index is still being built. Null otherwise.',
+        'Why PostgreSQL answered although Meilisearch is configured: it failed or timed out (PostgreSQL answers for a few seconds, then Meilisearch is tried again), its index is still being built, or its index is further behind the database than MEILISEARCH_MAX_LAG_MS (the indexer failing, or catching up after a big import). Null otherwise.',
     }),
     freshness: Type.Object(
       {

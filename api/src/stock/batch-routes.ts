@@ -5,8 +5,9 @@ import type { Db } from '../db/database.ts';
 import { runIdempotent, type Executor } from '../http/idempotency.ts';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
+import { NoQuery } from '../catalogue/schemas.ts';
 import { actorOf, StockRepository, type Actor } from './repository.ts';
-import { BatchAdjustmentBody, BatchResult, type BatchResult as BatchResultType } from './schemas.ts';
+import { BatchAdjustmentBody, BatchResult, MAX_STOCK, type BatchResult as BatchResultType } from './schemas.ts';
 
 type Item = BatchAdjustmentBody['items'][number];
 type Result = BatchResult['results'][number];
@@ -31,11 +32,11 @@ async function applyAll(stock: StockRepository, tx: Executor, items: Item[], act
             stock: outcome.change.stock,
             movement_id: outcome.change.movement!.id,
           }
-        : outcome.outcome === 'insufficient'
+        : outcome.outcome === 'insufficient' || outcome.outcome === 'over'
           ? {
               index,
               product_id: item.product_id,
-              status: 'insufficient_stock',
+              status: outcome.outcome === 'over' ? 'stock_limit' : 'insufficient_stock',
               stock: outcome.stock,
               movement_id: null,
             }
@@ -63,6 +64,7 @@ export const stockBatchRoutes: FastifyPluginAsyncTypebox<{ db: Db; pool: pg.Pool
             Type.String({ description: 'Makes a retry answer the same and change nothing more.' }),
           ),
         }),
+        querystring: NoQuery,
         body: BatchAdjustmentBody,
         response: { 200: BatchResult, ...problemResponses(400, 401, 403, 409, 422) },
       },
@@ -87,7 +89,12 @@ export const stockBatchRoutes: FastifyPluginAsyncTypebox<{ db: Db; pool: pg.Pool
               refused.map((r) => ({
                 in: 'body' as const,
                 name: `items.${r.index}`,
-                detail: r.status === 'not_found' ? 'no such product' : `insufficient stock: ${r.stock} in stock`,
+                detail:
+                  r.status === 'not_found'
+                    ? 'no such product'
+                    : r.status === 'stock_limit'
+                      ? `the stock would go above ${MAX_STOCK}: ${r.stock} in stock`
+                      : `insufficient stock: ${r.stock} in stock`,
               })),
             );
           }
@@ -97,7 +104,13 @@ export const stockBatchRoutes: FastifyPluginAsyncTypebox<{ db: Db; pool: pg.Pool
         // Each item of a non-atomic batch commits on its own: no lock is held for the whole batch.
         { transaction: atomic },
       );
+      // Each item is a stock change; an atomic refusal refuses them all.
       if (answer.replayed) reply.header('idempotent-replayed', 'true');
+      else if (answer.status === 200) {
+        const { applied, refused } = answer.body as BatchResultType;
+        app.metrics.stockChanged('batch', 'applied', applied);
+        app.metrics.stockChanged('batch', 'refused', refused);
+      } else if (answer.status === 409) app.metrics.stockChanged('batch', 'refused', items.length);
       if (answer.status >= 400) reply.type(PROBLEM_CONTENT_TYPE);
       // The status picks the schema that serialises the body: a result, or a problem.
       return reply.code(answer.status as 200).send(answer.body as BatchResultType);

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Database, Db } from '../db/database.ts';
 import type { FastifyRequest } from 'fastify';
 import { idempotencyKey, type Executor, type Tx } from '../http/idempotency.ts';
-import type { StockChange, StockMovement } from './schemas.ts';
+import { MAX_STOCK, type StockChange, type StockMovement } from './schemas.ts';
 
 export interface Actor {
   apiKeyId: number;
@@ -31,12 +31,15 @@ type MovementRow = {
   created_at: Date;
 };
 
-/** Applies a delta if the stock stays at or above zero, and writes its ledger row, in one statement. */
-/** The stock adjustment, one statement (the bench's raw ceiling sends it too). */
+/**
+ * Applies a delta if the stock stays between zero and MAX_STOCK, and writes its ledger row, in one
+ * statement (the bench's raw ceiling sends it too). The bound is checked in bigint: the sum in
+ * integer would overflow (an error) before it could be compared.
+ */
 export const ADJUST_SQL = `
   WITH changed AS (
     UPDATE products SET stock = stock + $2::int
-    WHERE id = $1::bigint AND stock + $2::int >= 0
+    WHERE id = $1::bigint AND stock::bigint + $2::int BETWEEN 0 AND ${MAX_STOCK}
     RETURNING id, stock, version
   )
   INSERT INTO stock_movements (product_id, delta, reason, stock_after, api_key_id, idempotency_key)
@@ -67,7 +70,11 @@ const toMovement = (row: MovementRow): StockMovement => ({
 });
 
 export type AdjustResult =
-  { outcome: 'done'; change: StockChange } | { outcome: 'not-found' } | { outcome: 'insufficient'; stock: number };
+  | { outcome: 'done'; change: StockChange }
+  | { outcome: 'not-found' }
+  | { outcome: 'insufficient'; stock: number }
+  /** The stock would go above MAX_STOCK. */
+  | { outcome: 'over'; stock: number };
 
 export type SetResult =
   | { outcome: 'done'; change: StockChange }
@@ -112,7 +119,8 @@ export class StockRepository {
       };
     }
     const current = await this.#current(tx, productId);
-    return current ? { outcome: 'insufficient', stock: current.stock } : { outcome: 'not-found' };
+    if (!current) return { outcome: 'not-found' };
+    return { outcome: current.stock + delta < 0 ? 'insufficient' : 'over', stock: current.stock };
   }
 
   /** Sets an absolute level if the product is still as the client saw it (version or stock). */

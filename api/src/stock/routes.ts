@@ -6,9 +6,11 @@ import { expireIdempotencyKeys, runIdempotent, sendAnswer } from '../http/idempo
 import { parseIfMatch, versionTag } from '../http/conditional.ts';
 import { HttpProblem, invalidParam, notFound, toProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
+import { NoQuery } from '../catalogue/schemas.ts';
 import { fingerprint } from '../pagination/cursor.ts';
 import { actorOf, StockRepository } from './repository.ts';
 import {
+  MAX_STOCK,
   MovementPage,
   MovementsQuery,
   ProductIdParams,
@@ -74,7 +76,7 @@ export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db; pool: pg.Pool }> =
         tags: ['stock'],
         summary: 'Add or take away stock, atomically',
         description:
-          'Applies `delta` in one conditional update: a decrement that would take the stock below zero is refused with 409 (and `current_stock`), and changes nothing. Writes a ledger row. Send `Idempotency-Key` to make retries safe.',
+          'Applies `delta` in one conditional update: a change that would take the stock below zero, or above 1,000,000,000, is refused with 409 (and `current_stock`), and changes nothing. Writes a ledger row. Send `Idempotency-Key` to make retries safe.',
         params: ProductIdParams,
         headers: Type.Object({
           ...Authorization.properties,
@@ -82,6 +84,7 @@ export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db; pool: pg.Pool }> =
             Type.String({ description: 'Makes a retry answer the same and change nothing more.' }),
           ),
         }),
+        querystring: NoQuery,
         body: StockAdjustmentBody,
         response: { 201: StockChange, ...problemResponses(400, 401, 403, 404, 409, 422) },
       },
@@ -107,12 +110,24 @@ export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db; pool: pg.Pool }> =
               },
             );
           }
+          if (result.outcome === 'over') {
+            throw new HttpProblem(
+              409,
+              'stock-limit',
+              'Stock limit',
+              `The stock cannot go above ${MAX_STOCK}: ${result.stock} in stock.`,
+              undefined,
+              { current_stock: result.stock },
+            );
+          }
           return { status: 201, body: result.change };
         },
         (error) => toProblem(error, request),
         // One statement: atomic without a transaction.
         { transaction: false },
       );
+      // Answers are the change or its refusal (no product, not enough stock); a replay changed nothing.
+      if (!answer.replayed) app.metrics.stockChanged('adjustment', answer.status < 300 ? 'applied' : 'refused');
       return sendAnswer(reply, answer);
     },
   );
@@ -132,6 +147,7 @@ export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db; pool: pg.Pool }> =
           ...Authorization.properties,
           'if-match': Type.Optional(Type.String({ description: 'The product version as "<version>".' })),
         }),
+        querystring: NoQuery,
         body: SetStockBody,
         response: { 200: StockChange, ...problemResponses(400, 401, 403, 404, 412, 428) },
       },
@@ -151,6 +167,7 @@ export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db; pool: pg.Pool }> =
       const result = await db.transaction((tx) =>
         stock.set(tx, id, request.body.stock, reason, { version, stock: expected }, actorOf(request)),
       );
+      app.metrics.stockChanged('set', result.outcome === 'done' ? 'applied' : 'refused');
       if (result.outcome === 'not-found') throw notFound(`No product ${id}`);
       if (result.outcome === 'stale') {
         throw new HttpProblem(

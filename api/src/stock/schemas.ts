@@ -5,7 +5,8 @@ export const MAX_STOCK = 1_000_000_000;
 const Reason = Type.String({
   minLength: 1,
   maxLength: 200,
-  pattern: '^[^\\u0000-\\u001f\\u007f]*$',
+  // No control characters, nor lone surrogates (not Unicode: JSON can write them, PostgreSQL refuses them).
+  pattern: '^[^\\u0000-\\u001f\\u007f\\ud800-\\udfff]*$',
   description: 'Why the stock changed (a sale, a delivery, a stock take).',
 });
 
@@ -91,7 +92,11 @@ export const StockLevelsQuery = Type.Object(
       }),
     ),
     sku: Type.Optional(
-      Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { maxItems: 100, description: 'SKUs (repeatable).' }),
+      // No control characters: no SKU holds one, and PostgreSQL text cannot even hold NUL.
+      Type.Array(Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]*$' }), {
+        maxItems: 100,
+        description: 'SKUs (repeatable).',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -147,7 +152,9 @@ export const BatchResult = Type.Object(
       Type.Object({
         index: Type.Integer({ minimum: 0, description: 'The item’s position in the request.' }),
         product_id: Type.Integer(),
-        status: Type.Enum(['applied', 'insufficient_stock', 'not_found']),
+        status: Type.Enum(['applied', 'insufficient_stock', 'stock_limit', 'not_found'], {
+          description: '`stock_limit`: the stock would go above 1,000,000,000.',
+        }),
         stock: Type.Integer({ minimum: 0, description: 'The stock after the item (applied), or now (refused).' }),
         movement_id: Type.Union([Type.Integer(), Type.Null()]),
       }),

@@ -40,12 +40,17 @@ export const testDatabase = () => scratchDatabase(inject('templateDatabase'));
 export const emptyDatabase = () => scratchDatabase();
 
 /**
- * The app as production builds it, on this file's database, logging silenced. The response cache
- * is off unless asked for: most tests change data between two identical reads.
+ * The app as production builds it, on this file's database, logging silenced (unless a logger is
+ * given). The response cache is off unless asked for: most tests change data between two
+ * identical reads.
  */
 export async function testApp(
   database: Database,
-  { responseCacheTtlMs = 0, config = {} }: { responseCacheTtlMs?: number; config?: Partial<AppOptions['config']> } = {},
+  {
+    responseCacheTtlMs = 0,
+    config = {},
+    logger = false,
+  }: { responseCacheTtlMs?: number; config?: Partial<AppOptions['config']>; logger?: AppOptions['logger'] } = {},
 ) {
   const app = await buildApp({
     config: {
@@ -55,7 +60,7 @@ export async function testApp(
       ...config,
     },
     database,
-    logger: false,
+    logger,
   });
   cleanups.push(() => app.close());
   await app.ready();

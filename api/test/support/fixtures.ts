@@ -56,11 +56,30 @@ export async function insertProducts(database: Database, rows: NewProductRow[]) 
   return database.db.insert(products).values(rows).returning({ id: products.id, slug: products.slug });
 }
 
-/** A digest of every catalogue row: equal before and after means nothing changed. */
-export async function catalogueChecksum(database: Database): Promise<string> {
+/**
+ * A digest of every row a request can write: the catalogue, the stock ledger, stored idempotent
+ * answers, the search outbox, and the API keys. Equal before and after means nothing changed.
+ * Left out: an API key's `last_used_at`, which any request made with the key may move (at most
+ * once a minute), and the search index tables (`product_search`, `search_words`,
+ * `search_vocabulary`), which triggers derive from the products and a background refresh rebuilds.
+ * `except: ['idempotency_keys']` leaves out stored answers too, for a refusal that is kept by design.
+ */
+export async function catalogueChecksum(
+  database: Database,
+  { except = [] }: { except?: 'idempotency_keys'[] } = {},
+): Promise<string> {
+  const idempotency = except.includes('idempotency_keys')
+    ? ''
+    : `UNION ALL SELECT 'i' || i::text FROM idempotency_keys i`;
   const { rows } = await database.pool.query<{ digest: string }>(
-    `SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS digest
-       FROM (SELECT p::text AS t FROM products p UNION ALL SELECT c::text FROM categories c) x(t)`,
+    `SELECT md5(coalesce(string_agg(t, '|' ORDER BY t), '')) AS digest
+       FROM (SELECT 'p' || p::text FROM products p
+             UNION ALL SELECT 'c' || c::text FROM categories c
+             UNION ALL SELECT 'm' || m::text FROM stock_movements m
+             ${idempotency}
+             UNION ALL SELECT 'o' || o::text FROM search_outbox o
+             UNION ALL SELECT 'k' || row(k.id, k.name, k.prefix, k.secret_hash, k.scopes, k.created_at, k.revoked_at)::text
+                 FROM api_keys k) x(t)`,
   );
   return rows[0]!.digest;
 }

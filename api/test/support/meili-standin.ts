@@ -5,8 +5,8 @@
  * indexes, settings, documents, search, swaps and tasks, in the shapes of Meilisearch 1.53's own
  * OpenAPI document: every request and every answer is checked against it (meili-contract.ts) and
  * any mismatch is collected in `violations`. Tasks are queued and processed one at a time, in uid
- * order, on a timer, as the server's scheduler does. Faults can be injected (failed or held tasks,
- * a server down, slow or failing answers).
+ * order, on a timer, as the server's scheduler does. Faults can be injected (some or all tasks
+ * failed, tasks held, a server down, slow or failing answers) and cleared.
  *
  * What it simplifies (its search is not Meilisearch's; never trust relevance measured on it):
  * - matching: text is lowercased and stripped of accents, split into words; every query word (the
@@ -730,6 +730,8 @@ export class MeiliStandIn {
   #held = false;
   #stopped = false;
   #taskFailures: MeiliError[] = [];
+  /** Set by failAllTasks(): every task fails with it, once the counted failures are spent. */
+  #everyTaskFails: MeiliError | null = null;
   #requestFailures: { status: number; error: MeiliError }[] = [];
   #delayMs = 0;
 
@@ -766,6 +768,24 @@ export class MeiliStandIn {
       ...error,
     };
     for (let i = 0; i < count; i++) this.#taskFailures.push(failure);
+  }
+
+  /** Every task processed from now on fails with `error` (default: `internal`), until `clearFaults()`. */
+  failAllTasks(error: Partial<MeiliError> = {}) {
+    this.#everyTaskFails = {
+      ...errorBody('internal', 'Task failure injected by the Meilisearch stand-in.', 'internal'),
+      ...error,
+    };
+  }
+
+  /** Ends every injected fault: failing tasks and answers, the delay, held tasks; listens again if down. */
+  async clearFaults() {
+    this.#taskFailures = [];
+    this.#everyTaskFails = null;
+    this.#requestFailures = [];
+    this.#delayMs = 0;
+    this.releaseTasks();
+    if (!this.#server.listening && !this.#stopped) await this.up();
   }
 
   /** Tasks stay enqueued until `releaseTasks()` (one already processing finishes). */
@@ -1239,7 +1259,7 @@ export class MeiliStandIn {
       view.startedAt = new Date().toISOString();
       view.batchUid = this.#batches++;
       this.#after(1, () => {
-        view.error = this.#taskFailures.shift() ?? null;
+        view.error = this.#taskFailures.shift() ?? this.#everyTaskFails;
         if (!view.error) {
           try {
             task.run(view);

@@ -20,9 +20,11 @@ const SORTS: Record<Exclude<SearchSort, 'relevance'>, string[]> = {
 };
 
 /** Why a search configured for Meilisearch was answered by PostgreSQL. */
-export type Fallback = 'meilisearch_unavailable' | 'index_not_ready';
+export type Fallback = 'meilisearch_unavailable' | 'index_not_ready' | 'index_behind';
 
 const READY_CHECK_MS = 1_000;
+/** How often the index's lag is read to decide whether it is too far behind (one small query). */
+const LAG_CHECK_MS = 1_000;
 const RESUME_AFTER_MS = 5_000;
 
 const FACETS = ['category_ids', 'brand', 'price_bucket', 'in_stock'];
@@ -53,11 +55,18 @@ export class MeiliSearchEngine {
   readonly #client: Meilisearch;
   readonly #sync: SearchSync;
   #ready = { value: false, checkedAt: -Infinity };
+  #lag = { ms: 0, checkedAt: -Infinity };
+  readonly #maxLagMs: number;
   /** After a failure, searches go to PostgreSQL until then, rather than each waiting to fail. */
   #resumeAt = -Infinity;
 
-  constructor(pool: pg.Pool, client: Meilisearch, sync: SearchSync) {
+  /**
+   * `maxLagMs`: an index further behind the database than this (its indexer failing, or far behind
+   * a big import) answers no search: PostgreSQL, always current, does until it catches up.
+   */
+  constructor(pool: pg.Pool, client: Meilisearch, sync: SearchSync, maxLagMs: number) {
     this.#pool = pool;
+    this.#maxLagMs = maxLagMs;
     this.#client = client;
     this.#sync = sync;
   }
@@ -69,7 +78,13 @@ export class MeiliSearchEngine {
     if (!this.#ready.value && now - this.#ready.checkedAt > READY_CHECK_MS) {
       this.#ready = { value: await this.#sync.isReady(), checkedAt: now };
     }
-    return this.#ready.value ? null : 'index_not_ready';
+    if (!this.#ready.value) return 'index_not_ready';
+    if (now - this.#lag.checkedAt > LAG_CHECK_MS) {
+      // Checked first, so that searches arriving meanwhile do not each read the lag too.
+      this.#lag.checkedAt = now;
+      this.#lag.ms = await this.#sync.lagMs();
+    }
+    return this.#lag.ms > this.#maxLagMs ? 'index_behind' : null;
   }
 
   /** A search failed: PostgreSQL answers for the next few seconds. */

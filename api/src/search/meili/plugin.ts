@@ -15,7 +15,7 @@ declare module 'fastify' {
 
 export interface MeiliPluginOptions {
   database: Database;
-  config: MeiliConfig & Pick<Config, 'SEARCH_INDEXER'>;
+  config: MeiliConfig & Pick<Config, 'SEARCH_INDEXER' | 'MEILISEARCH_MAX_LAG_MS'>;
 }
 
 const RETRY_MS = 1_000;
@@ -30,7 +30,14 @@ const MAX_RETRY_MS = 30_000;
 const plugin: FastifyPluginAsync<MeiliPluginOptions> = async (app, { database, config }) => {
   const log = app.log.child({ component: 'search-sync' });
   const sync = searchSync(database.pool, config, log);
-  const engine = new MeiliSearchEngine(database.pool, meiliClient(config, config.MEILISEARCH_TIMEOUT_MS), sync);
+  // The hits' products are read like any public read (the replica, when there is one); the
+  // outbox and the index's state, on the primary.
+  const engine = new MeiliSearchEngine(
+    database.readPool,
+    meiliClient(config, config.MEILISEARCH_TIMEOUT_MS),
+    sync,
+    config.MEILISEARCH_MAX_LAG_MS,
+  );
   const indexer =
     config.SEARCH_INDEXER === 'in-process' ? new Indexer(sync, { connectionString: database.url, log }) : undefined;
   app.decorate('meili', { engine, indexer });

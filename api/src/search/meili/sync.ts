@@ -194,7 +194,10 @@ export class SearchSync {
       if (documents.length > 0) tasks.push(index.addDocuments(documents, { primaryKey: 'id' }));
       if (deletes.length > 0) tasks.push(index.deleteDocuments(deletes));
     }
-    // Enqueued together (Meilisearch batches them), then each one checked.
+    // Enqueued together (Meilisearch batches them), then each one checked. Once one has failed the
+    // others are not waited for, but their failures must still count as handled: an unhandled
+    // rejection (Meilisearch down with an upsert and a delete in flight) would end the process.
+    for (const task of tasks) task.catch(() => undefined);
     for (const task of tasks) await this.settle(task);
   }
 

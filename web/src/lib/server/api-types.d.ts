@@ -147,7 +147,7 @@ export interface paths {
         put?: never;
         /**
          * Add or take away stock, atomically
-         * @description Applies `delta` in one conditional update: a decrement that would take the stock below zero is refused with 409 (and `current_stock`), and changes nothing. Writes a ledger row. Send `Idempotency-Key` to make retries safe.
+         * @description Applies `delta` in one conditional update: a change that would take the stock below zero, or above 1,000,000,000, is refused with 409 (and `current_stock`), and changes nothing. Writes a ledger row. Send `Idempotency-Key` to make retries safe.
          */
         post: operations["adjustStock"];
         delete?: never;
@@ -366,8 +366,11 @@ export interface components {
                 /** @description The item’s position in the request. */
                 index: number;
                 product_id: number;
-                /** @enum {unknown} */
-                status: "applied" | "insufficient_stock" | "not_found";
+                /**
+                 * @description `stock_limit`: the stock would go above 1,000,000,000.
+                 * @enum {unknown}
+                 */
+                status: "applied" | "insufficient_stock" | "stock_limit" | "not_found";
                 /** @description The stock after the item (applied), or now (refused). */
                 stock: number;
                 movement_id: number | null;
@@ -576,8 +579,8 @@ export interface components {
              * @enum {unknown}
              */
             engine: "meilisearch" | "postgres";
-            /** @description Why PostgreSQL answered although Meilisearch is configured: it failed or timed out (PostgreSQL answers for a few seconds, then Meilisearch is tried again), or its index is still being built. Null otherwise. */
-            fallback: null | ("meilisearch_unavailable" | "index_not_ready");
+            /** @description Why PostgreSQL answered although Meilisearch is configured: it failed or timed out (PostgreSQL answers for a few seconds, then Meilisearch is tried again), its index is still being built, or its index is further behind the database than MEILISEARCH_MAX_LAG_MS (the indexer failing, or catching up after a big import). Null otherwise. */
+            fallback: null | ("meilisearch_unavailable" | "index_not_ready" | "index_behind");
             /** @description How fresh the index is. */
             freshness: {
                 /** @description How far the index is behind the database: the age of the oldest change Meilisearch does not have yet; 0 for PostgreSQL, which searches committed data. */
@@ -750,9 +753,12 @@ export interface operations {
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -761,6 +767,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -872,6 +887,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unsupported Media Type: the body is not sent as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
                 headers: {
@@ -884,9 +908,12 @@ export interface operations {
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -895,6 +922,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -956,9 +992,12 @@ export interface operations {
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -967,6 +1006,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1050,9 +1098,12 @@ export interface operations {
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1061,6 +1112,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1189,12 +1249,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unsupported Media Type: the body is not sent as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1203,6 +1275,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1240,12 +1321,24 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1254,6 +1347,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1299,6 +1401,13 @@ export interface operations {
                     "application/json": components["schemas"]["SearchResults"];
                 };
             };
+            /** @description Not modified: the ETag matches If-None-Match. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Bad Request */
             400: {
                 headers: {
@@ -1311,9 +1420,12 @@ export interface operations {
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1322,6 +1434,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1429,9 +1550,12 @@ export interface operations {
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1440,6 +1564,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1475,6 +1608,13 @@ export interface operations {
                     "application/json": components["schemas"]["StockLevels"];
                 };
             };
+            /** @description Not modified: the ETag matches If-None-Match. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Bad Request */
             400: {
                 headers: {
@@ -1505,9 +1645,12 @@ export interface operations {
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1516,6 +1659,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1614,6 +1766,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unsupported Media Type: the body is not sent as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
                 headers: {
@@ -1626,9 +1787,12 @@ export interface operations {
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1637,6 +1801,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1737,6 +1910,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unsupported Media Type: the body is not sent as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Precondition Required */
             428: {
                 headers: {
@@ -1749,9 +1931,12 @@ export interface operations {
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1760,6 +1945,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1795,6 +1989,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["MovementPage"];
                 };
+            };
+            /** @description Not modified: the ETag matches If-None-Match. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Bad Request */
             400: {
@@ -1835,9 +2036,12 @@ export interface operations {
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1846,6 +2050,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1940,6 +2153,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unsupported Media Type: the body is not sent as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unprocessable Entity */
             422: {
                 headers: {
@@ -1952,9 +2174,12 @@ export interface operations {
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1963,6 +2188,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1993,6 +2227,22 @@ export interface operations {
                     "application/json": components["schemas"]["CurrentApiKey"];
                 };
             };
+            /** @description Not modified: the ETag matches If-None-Match. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized */
             401: {
                 headers: {
@@ -2005,9 +2255,12 @@ export interface operations {
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2016,6 +2269,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2048,6 +2310,22 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not modified: the ETag matches If-None-Match. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad Request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unauthorized */
             401: {
                 headers: {
@@ -2069,9 +2347,12 @@ export interface operations {
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2080,6 +2361,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2153,12 +2443,24 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Unsupported Media Type: the body is not sent as application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2167,6 +2469,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2236,9 +2547,12 @@ export interface operations {
             /** @description Too Many Requests: the rate limit of the key (or, without one, of the client address) is spent. Wait `Retry-After` seconds. */
             429: {
                 headers: {
-                    "Retry-After"?: unknown;
-                    "RateLimit-Policy"?: unknown;
-                    RateLimit?: unknown;
+                    /** @description Seconds until the budget refills. */
+                    "Retry-After"?: number;
+                    /** @description The policy (IETF draft): `"reads";q=1200;w=60` or `"writes";q=300;w=60`. */
+                    "RateLimit-Policy"?: string;
+                    /** @description What is left of it (IETF draft): `"reads";r=0;t=42`. */
+                    RateLimit?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2247,6 +2561,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2276,6 +2599,13 @@ export interface operations {
                     "image/svg+xml": string;
                 };
             };
+            /** @description Not modified: the ETag matches If-None-Match. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Bad Request */
             400: {
                 headers: {
@@ -2287,6 +2617,15 @@ export interface operations {
             };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2317,8 +2656,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not modified: the ETag matches If-None-Match. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Internal Server Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2348,6 +2703,13 @@ export interface operations {
                         status: "ok";
                     };
                 };
+            };
+            /** @description Not modified: the ETag matches If-None-Match. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Internal Server Error */
             500: {
