@@ -6,6 +6,7 @@
  *
  *   npm run bench -- [--products 1000000] [--duration 10] [--connections 16] [--import-rows 1000000] [--reuse]
  *                    [--skip-web | --web-only] [--data-dir .bench-data]
+ *   npm run bench -- --soak [--soak-seconds 600] [--soak-rate N] [--connections 16] [--data-dir .bench-data]
  *
  * After search, the storefront (bench/web.ts): its server-rendered listing page under load against
  * the API's answer to the same query, and its bytes on the wire at 10,000 products and at
@@ -13,6 +14,8 @@
  * It ends with the bulk import (bench/import.ts) in a database of its own: --import-rows 0 skips it.
  * --reuse keeps the data folder (.bench-data/, or --data-dir) between runs when it already holds
  * that many products.
+ * --soak runs the soak alone (bench/soak.ts): mixed traffic at a steady rate for --soak-seconds,
+ * on the catalogue already in the data folder (never deleted), with PASS/FAIL checks.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -34,7 +37,7 @@ import { benchWeb, START_TRUST_PROXY, type WebBenchFigures, type WebRatio } from
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({
   options: {
-    products: { type: 'string', default: '1000000' },
+    products: { type: 'string' },
     duration: { type: 'string', default: '10' },
     connections: { type: 'string', default: '16' },
     'import-rows': { type: 'string', default: '1000000' },
@@ -42,17 +45,34 @@ const { values: args } = parseArgs({
     'skip-web': { type: 'boolean', default: false },
     'web-only': { type: 'boolean', default: false },
     'data-dir': { type: 'string', default: '.bench-data' },
+    soak: { type: 'boolean', default: false },
+    'soak-seconds': { type: 'string', default: '600' },
+    'soak-rate': { type: 'string' },
   },
 });
 if (args['skip-web'] && args['web-only']) throw new Error('--skip-web and --web-only exclude each other');
 const webOnly = args['web-only'];
-const productCount = Number(args.products);
+const productCount = Number(args.products ?? 1_000_000);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
 const importRows = webOnly ? 0 : Number(args['import-rows']);
 const dataDir = resolvePath(root, args['data-dir']);
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
+
+if (args.soak) {
+  const { runSoak } = await import('./soak.ts');
+  process.exit(
+    await runSoak({
+      dataDir,
+      seconds: Number(args['soak-seconds']),
+      rate: args['soak-rate'] === undefined ? undefined : Number(args['soak-rate']),
+      products: args.products === undefined ? undefined : productCount,
+      connections,
+      log,
+    }),
+  );
+}
 
 function progress(done: number, total: number, startedAt: number) {
   if (!process.stderr.isTTY) return;

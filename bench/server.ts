@@ -28,6 +28,8 @@ const app = await buildApp({
     LOG_LEVEL: 'silent',
     RESPONSE_CACHE_TTL_MS: config.RESPONSE_CACHE_TTL_MS,
     TRUST_PROXY: config.TRUST_PROXY,
+    // Off unless the environment sets it (the soak does, to read the API's heap from /metrics).
+    METRICS_TOKEN: config.METRICS_TOKEN,
   },
   database,
   logger: false,

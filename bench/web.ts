@@ -111,7 +111,7 @@ export async function ensureStorefrontBuilt(log: (message: string) => void): Pro
 }
 
 /** SIGTERM, then SIGKILL if it is still there after `graceMs`; resolves once it has exited. */
-async function stopProcess(child: ChildProcess | undefined, graceMs = 15_000): Promise<void> {
+export async function stopProcess(child: ChildProcess | undefined, graceMs = 15_000): Promise<void> {
   if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
@@ -120,11 +120,14 @@ async function stopProcess(child: ChildProcess | undefined, graceMs = 15_000): P
   clearTimeout(timer);
 }
 
-/** The bench's API process (bench/server.ts) on `databaseUrl`, configured as run.ts starts it. */
-async function startApi(databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
+/** The bench's API process (bench/server.ts) on `databaseUrl`, configured as run.ts starts it (plus `env`). */
+export async function startApi(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], {
     cwd: root,
-    env: { ...process.env, DATABASE_URL: databaseUrl, TRUST_PROXY: START_TRUST_PROXY },
+    env: { ...process.env, ...env, DATABASE_URL: databaseUrl, TRUST_PROXY: START_TRUST_PROXY },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
@@ -140,7 +143,7 @@ async function startApi(databaseUrl: string): Promise<{ child: ChildProcess; url
 }
 
 /** The built storefront as scripts/start.mjs runs it: `node web/build/index.js` with PORT, HOST, API_URL, ORIGIN. */
-async function startStorefront(apiUrl: string): Promise<{ child: ChildProcess; url: string }> {
+export async function startStorefront(apiUrl: string): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, ['web/build/index.js'], {
