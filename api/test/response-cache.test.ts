@@ -73,4 +73,15 @@ describe('the response micro-cache', () => {
     await insertProducts(database, [productRow({ categoryId: category!.id, slug: 'late-arrival' })]);
     expect((await app.inject('/v1/products/late-arrival')).statusCode).toBe(200);
   });
+
+  it('drops expired answers as new ones are stored, so it holds about one TTL of them', async () => {
+    const cache = app.responseCache!;
+    for (let i = 1; i <= 20; i++) await app.inject(`/v1/products?limit=${i}`);
+    expect(cache.entries()).toBeGreaterThanOrEqual(20);
+    expect(cache.bytes()).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, TTL + 50));
+    // One new answer: the twenty expired ones (never asked for again) go as it is stored.
+    await app.inject('/v1/products?limit=21');
+    expect(cache.entries()).toBe(1);
+  });
 });

@@ -10,11 +10,18 @@ import fp from 'fastify-plugin';
  * home page, a popular category) cost one database query per second instead of one per request,
  * and concurrent identical misses share one query rather than stampeding the database. The TTL
  * stays below the advertised max-age, so a client sees nothing staler than it was promised.
- * Bounded by entry count and bytes; oldest entries go first.
+ * Bounded by entry count and bytes; oldest entries go first. Every answer stored also drops the
+ * entries that have expired: a cache of one-second answers then holds about one second's worth,
+ * rather than filling to its bounds with answers nobody will be given (in the 10-minute soak, the
+ * API's memory grew 16% as cursors reached ever new pages).
  */
 declare module 'fastify' {
   interface FastifyContextConfig {
     responseCache?: boolean;
+  }
+  interface FastifyInstance {
+    /** What the response cache holds now (absent when it is off). */
+    responseCache?: { entries(): number; bytes(): number };
   }
 }
 
@@ -43,6 +50,8 @@ export const responseCachePlugin = fp<ResponseCacheOptions>(
     const entries = new Map<string, Entry>();
     const inflight = new Map<string, Promise<void>>();
     let bytes = 0;
+
+    app.decorate('responseCache', { entries: () => entries.size, bytes: () => bytes });
 
     const remove = (key: string) => {
       const entry = entries.get(key);
@@ -89,11 +98,14 @@ export const responseCachePlugin = fp<ResponseCacheOptions>(
         const value = reply.getHeader(name);
         if (value !== undefined) headers[name] = String(value);
       }
+      const now = Date.now();
       remove(slot.key);
-      entries.set(slot.key, { payload, headers, expires: Date.now() + ttlMs });
+      entries.set(slot.key, { payload, headers, expires: now + ttlMs });
       bytes += payload.length;
-      for (const oldest of entries.keys()) {
-        if (entries.size <= maxEntries && bytes <= maxBytes) break;
+      // Entries are in the order they expire (one TTL, and a key stored again moves to the end):
+      // from the oldest, drop the expired ones, then as many as the bounds ask.
+      for (const [oldest, entry] of entries) {
+        if (entry.expires > now && entries.size <= maxEntries && bytes <= maxBytes) break;
         remove(oldest);
       }
     });
