@@ -24,4 +24,16 @@ describe('the storefront page cache', () => {
     await new PageCache(0).keep('d', page('x'));
     for (const key of ['a', 'b', 'c', 'd']) expect(cache.get(key)).toBeUndefined();
   });
+
+  it('drops expired pages as new ones are kept, and keeps no more than its bound', async () => {
+    const cache = new PageCache(50, 5);
+    for (let i = 0; i < 8; i++) await cache.keep(`en /c/${i}`, page(`page ${i}`));
+    expect(cache.size).toBe(5);
+    expect(cache.get('en /c/2')).toBeUndefined();
+    expect(await cache.get('en /c/7')?.clone().text()).toBe('page 7');
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    // Never asked for again, the expired pages go when the next one is kept.
+    await cache.keep('en /c/new', page('new'));
+    expect(cache.size).toBe(1);
+  });
 });
