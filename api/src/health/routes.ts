@@ -30,7 +30,8 @@ export const healthRoutes: FastifyPluginAsyncTypebox<{ database: Database }> = a
       schema: {
         operationId: 'readyz',
         tags: ['operations'],
-        summary: 'Readiness: the database is reachable and fully migrated',
+        summary:
+          'Readiness: the database is reachable and fully migrated (and the read replica reachable, when there is one)',
         description: 'A load balancer sends traffic only while this answers 200.',
         response: { 200: Status, ...problemResponses(503) },
       },

@@ -328,7 +328,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Readiness: the database is reachable and fully migrated
+         * Readiness: the database is reachable and fully migrated (and the read replica reachable, when there is one)
          * @description A load balancer sends traffic only while this answers 200.
          */
         get: operations["readyz"];
