@@ -14,6 +14,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import formats from 'ajv-formats';
 import fc from 'fast-check';
 import { parse } from 'yaml';
+import { CSV_COLUMNS } from '../../src/imports/rows.ts';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../../openapi.yaml', import.meta.url));
 const DOCUMENT_ID = 'https://catalogue.dev/openapi.yaml';
@@ -512,21 +513,6 @@ export function badParameterTexts(schema: Schema): string[] {
 }
 
 // --- Bodies for imports -------------------------------------------------------------------------
-
-const CSV_COLUMNS = [
-  'sku',
-  'slug',
-  'name',
-  'description',
-  'brand',
-  'category',
-  'price_amount',
-  'currency',
-  'status',
-  'stock',
-  'images',
-  'attributes',
-] as const;
 
 const csvCell = (value: unknown): string => {
   if (value === undefined || value === null) return '';
