@@ -32,6 +32,7 @@ export const ConfigSchema = Type.Object({
   SEARCH_INDEXER: Type.Enum(['in-process', 'off'], { default: 'in-process' }),
   // Unset: no metrics are kept and /metrics does not exist. Set: Prometheus scrapes with it as a bearer token.
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
   LOG_LEVEL: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' }),
 });
 

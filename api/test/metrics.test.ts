@@ -4,9 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.ts';
 import { createDatabase, type Database } from '../src/db/database.ts';
 import { HTTP_DURATION_BUCKETS, RequestMetrics, UNMATCHED_ROUTE } from '../src/metrics/requests.ts';
-import { TEST_CURSOR_SECRET, testApp, testDatabase } from './support/database.ts';
+import { TEST_CURSOR_SECRET, testApp, testDatabase, type TestDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
 import { MeiliStandIn } from './support/meili-standin.ts';
+import { startNode, type Running } from './support/process.ts';
 import { ExpositionError, parseExposition, type Exposition } from './support/prometheus.ts';
 
 const TOKEN = 'metrics-token-for-the-tests-0123';
@@ -508,5 +509,71 @@ describe('indexer counters, with the in-process indexer and the Meilisearch STAN
     const retried = await scrape(app);
     expect(delta(retried, drained, 'failures')).toBe(1);
     expect(delta(retried, drained, 'documents', { operation: 'upsert' })).toBe(1);
+  });
+});
+
+describe('the separate indexer process (npm run -s indexer) with METRICS_PORT, against the Meilisearch STAND-IN', () => {
+  let standIn: MeiliStandIn;
+  let database: TestDatabase;
+  let indexer: Running | undefined;
+
+  beforeAll(async () => {
+    standIn = new MeiliStandIn();
+    await standIn.start();
+    database = await testDatabase();
+    await insertTree(database);
+  });
+
+  afterAll(async () => {
+    if (indexer && indexer.child.exitCode === null) indexer.child.kill('SIGKILL');
+    await standIn.stop();
+  });
+
+  it('serves its indexer counters and the outbox gauges, behind the token', async () => {
+    indexer = startNode(['--import', 'tsx', 'api/src/search/meili/cli.ts', 'indexer'], {
+      DATABASE_URL: database.url,
+      MEILISEARCH_URL: standIn.url,
+      MEILISEARCH_KEY: standIn.key,
+      MEILISEARCH_INDEX: `products_indexer_metrics_${randomBytes(4).toString('hex')}`,
+      METRICS_TOKEN: TOKEN,
+      METRICS_PORT: '0',
+      API_HOST: '127.0.0.1',
+    });
+    let url: string | undefined;
+    await waitUntil(
+      'the indexer is running',
+      async () => {
+        if (indexer!.child.exitCode !== null) throw new Error(`the indexer exited:\n${indexer!.output()}`);
+        url = /metrics at (http:\/\/\S+)/.exec(indexer!.output())?.[1];
+        return url !== undefined && indexer!.output().includes('until SIGTERM');
+      },
+      60_000,
+    );
+    const unauthorised = await fetch(url!);
+    expect(unauthorised.status).toBe(401);
+    expect(unauthorised.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect((await fetch(url!, { headers: { authorization: 'Bearer not-the-token-at-all' } })).status).toBe(401);
+
+    const [category] = (await database.pool.query<{ id: number }>(`SELECT id FROM categories LIMIT 1`)).rows;
+    await insertProducts(
+      database,
+      Array.from({ length: 4 }, () => productRow({ categoryId: category!.id })),
+    );
+    const outbox = async () =>
+      Number((await database.pool.query<{ n: string }>('SELECT count(*) AS n FROM search_outbox')).rows[0]!.n);
+    await waitUntil('the outbox is drained', async () => (await outbox()) === 0, 30_000);
+    const response = await fetch(url!, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe(PROMETHEUS_TEXT);
+    const scraped = parseExposition(await response.text());
+    expect(scraped.value('catalogue_search_indexer_documents_total', { operation: 'upsert' })).toBe(4);
+    expect(scraped.value('catalogue_search_indexer_batches_total')).toBeGreaterThanOrEqual(1);
+    expect(scraped.value('catalogue_search_indexer_failures_total')).toBe(0);
+    expect(scraped.value('catalogue_search_outbox_rows')).toBe(0);
+    expect(scraped.family('process_resident_memory_bytes')?.type).toBe('gauge');
+
+    indexer.child.kill('SIGTERM');
+    expect(await indexer.exited).toBe(0);
+    expect(standIn.violations).toEqual([]);
   });
 });

@@ -79,7 +79,8 @@ describe('the production install (Dockerfile + docker-compose.yml), outside a co
   const apiLocal = () => ({ DATABASE_URL: databaseUrl, MEILISEARCH_URL: standIn.url });
   const env = {
     migrate: () => environment(images.api, 'migrate', apiLocal()),
-    indexer: () => environment(images.api, 'indexer', apiLocal()),
+    // Its metrics on a port of this machine's choosing (compose's 9464 may be taken here).
+    indexer: () => environment(images.api, 'indexer', { ...apiLocal(), API_HOST: '127.0.0.1', METRICS_PORT: '0' }),
     api: () => environment(images.api, 'api', { ...apiLocal(), API_HOST: '127.0.0.1', API_PORT: String(ports.api) }),
     web: () =>
       environment(images.web, 'web', { API_URL: api, HOST: '127.0.0.1', PORT: String(ports.web), ORIGIN: web }),
@@ -274,6 +275,12 @@ describe('the production install (Dockerfile + docker-compose.yml), outside a co
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(indexer.output()).toContain('until SIGTERM');
+    // Its metrics, behind the token compose gives it.
+    const metricsUrl = /metrics at (http:\/\/\S+)/.exec(indexer.output())?.[1];
+    expect(metricsUrl, indexer.output()).toBeDefined();
+    expect((await fetch(metricsUrl!)).status).toBe(401);
+    const scraped = await fetch(metricsUrl!, { headers: { authorization: `Bearer ${env.indexer().METRICS_TOKEN}` } });
+    expect(await scraped.text()).toContain('catalogue_search_indexer_failures_total 0');
     const check = await runToEnd('indexer healthcheck', images.api.dir, healthcheck('indexer'), env.indexer());
     expect(check.code, check.output).toBe(0);
     // The check can fail: a database it cannot read.

@@ -177,13 +177,14 @@ export class CatalogueMetrics implements CatalogueCounters {
 
   /**
    * The counters of an indexer running in this process (Indexer.stats), read at each scrape.
-   * Registered only then: without one, the indexer runs elsewhere (`npm run indexer`) or not at all.
+   * Registered only then: without one, the indexer runs elsewhere (`npm run indexer`, which serves
+   * its own with METRICS_PORT) or not at all.
    */
   watchIndexer(stats: IndexerStats): void {
     const registers = [this.registry];
     new Counter({
       name: 'catalogue_search_indexer_batches_total',
-      help: 'Outbox batches the in-process search indexer wrote to the index.',
+      help: "Outbox batches this process's search indexer wrote to the index.",
       registers,
       collect() {
         this.reset();
@@ -192,7 +193,7 @@ export class CatalogueMetrics implements CatalogueCounters {
     });
     new Counter({
       name: 'catalogue_search_indexer_documents_total',
-      help: 'Documents the in-process search indexer wrote, by operation (upsert, delete).',
+      help: "Documents this process's search indexer wrote, by operation (upsert, delete).",
       labelNames: ['operation'],
       registers,
       collect() {
@@ -203,7 +204,7 @@ export class CatalogueMetrics implements CatalogueCounters {
     });
     new Counter({
       name: 'catalogue_search_indexer_failures_total',
-      help: 'Batches of the in-process search indexer that failed (and were retried).',
+      help: "Batches of this process's search indexer that failed (and were retried).",
       registers,
       collect() {
         this.reset();

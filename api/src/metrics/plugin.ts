@@ -1,10 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { bearerToken } from '../auth/keys.ts';
 import type { Database } from '../db/database.ts';
 import { HttpProblem } from '../http/problem.ts';
 import { CatalogueMetrics, NO_COUNTERS, type CatalogueCounters } from './metrics.ts';
+import { holdsToken } from './server.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -18,8 +17,6 @@ export interface MetricsPluginOptions {
   token?: string;
   database: Pick<Database, 'pool' | 'pools'>;
 }
-
-const digest = (text: string) => createHash('sha256').update(text).digest();
 
 /**
  * `GET /metrics` in Prometheus's text format, for a scraper holding METRICS_TOKEN
@@ -55,12 +52,7 @@ export const metricsPlugin = fp<MetricsPluginOptions>(
       if (indexer) metrics.watchIndexer(indexer.stats);
     });
 
-    // Both sides hashed: compared in constant time, whatever the lengths.
-    const expected = digest(token);
-    const authorized = (request: FastifyRequest) => {
-      const given = bearerToken(request.headers.authorization ?? '');
-      return given !== undefined && timingSafeEqual(digest(given), expected);
-    };
+    const authorized = (request: FastifyRequest) => holdsToken(request.headers.authorization, token);
 
     app.get('/metrics', { schema: { hide: true } }, async (request: FastifyRequest, reply: FastifyReply) => {
       reply.header('cache-control', 'no-store');

@@ -3,11 +3,14 @@
  * embedded one under DATA_DIR):
  *
  *   npm run -s indexer      drains the outbox into Meilisearch until SIGTERM (the API's in-process
- *                           indexer does the same unless SEARCH_INDEXER=off)
+ *                           indexer does the same unless SEARCH_INDEXER=off); with METRICS_PORT and
+ *                           METRICS_TOKEN, serves its metrics at GET /metrics on API_HOST:METRICS_PORT
  *   npm run -s reindex      builds a fresh index from the database and swaps it in
  *   npm run -s reconcile    compares the index with the database and repairs what differs
  */
 import { ConfigError, loadConfig } from '../../config.ts';
+import { CatalogueMetrics } from '../../metrics/metrics.ts';
+import { startMetricsServer, type MetricsServer } from '../../metrics/server.ts';
 import { openRuntime } from '../../runtime.ts';
 import { Indexer } from './indexer.ts';
 import { searchSync } from './setup.ts';
@@ -42,6 +45,21 @@ async function main(): Promise<number> {
       await sync.prepareIndex(sync.indexUid);
       await sync.enable();
       const indexer = new Indexer(sync, { connectionString: runtime.database.url, log });
+      // Its counters (batches, documents, failures) and the outbox's gauges, as the API exposes
+      // them for an in-process indexer; closed without a token, as the API's are.
+      let metricsServer: MetricsServer | undefined;
+      if (config.METRICS_PORT !== undefined && config.METRICS_TOKEN) {
+        const metrics = new CatalogueMetrics({ pools: runtime.database.pools, pool: runtime.database.pool, log });
+        metrics.watchIndexer(indexer.stats);
+        metricsServer = await startMetricsServer(metrics, {
+          token: config.METRICS_TOKEN,
+          host: config.API_HOST,
+          port: config.METRICS_PORT,
+        });
+        console.error(`metrics at http://${config.API_HOST}:${metricsServer.port}/metrics`);
+      } else if (config.METRICS_PORT !== undefined) {
+        console.error('METRICS_PORT is set but METRICS_TOKEN is not: no metrics are served');
+      }
       indexer.start();
       console.error(`indexing into ${sync.indexUid} until SIGTERM`);
       await new Promise<void>((resolve) => {
@@ -49,6 +67,7 @@ async function main(): Promise<number> {
       });
       sync.close();
       await indexer.stop();
+      await metricsServer?.close();
     } else if (command === 'reindex') {
       const started = performance.now();
       const { indexed } = await sync.reindex({
