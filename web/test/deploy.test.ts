@@ -69,7 +69,7 @@ describe('the production install (Dockerfile + docker-compose.yml), outside a co
   };
 
   /** A service's process environment: the image's ENV, then compose's, then this machine's addresses. */
-  const environment = (image: ImageCopy, name: string, local: Record<string, string>) => ({
+  const environment = (image: ImageCopy, name: string, local: Record<string, string>): Record<string, string> => ({
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: home,
     ...image.env,
