@@ -550,8 +550,8 @@ describe('product imports', () => {
   });
 
   it('imports on a connection that refreshed the search words before', async () => {
-    // The concurrent refresh uses temporary tables, after which a session can no longer raise its
-    // temp_buffers (as the import does): the refresh must not hand such a connection back.
+    // The concurrent refresh uses temporary tables, after which a session can no longer change its
+    // temp_buffers: the import must not need to (the pool's connections open with it set).
     const single = createDatabase(database.url, { poolSize: 1 });
     try {
       const { rows } = await database.pool.query<{ id: number }>(`SELECT id FROM categories WHERE slug = 'running'`);

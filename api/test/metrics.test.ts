@@ -25,6 +25,10 @@ async function scrape(app: App): Promise<Exposition> {
 const counter = (exposition: Exposition, name: string, labels: Record<string, string> = {}) =>
   exposition.value(name, labels) ?? 0;
 
+/** How much a counter grew from one scrape to a later one. */
+const increase = (later: Exposition, earlier: Exposition, name: string, labels: Record<string, string> = {}) =>
+  counter(later, name, labels) - counter(earlier, name, labels);
+
 async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (!(await check())) {
@@ -272,8 +276,7 @@ describe('GET /metrics', () => {
 
     const after = await scrape(app);
     const changes = (kind: string, outcome: string) =>
-      counter(after, 'catalogue_stock_changes_total', { kind, outcome }) -
-      counter(before, 'catalogue_stock_changes_total', { kind, outcome });
+      increase(after, before, 'catalogue_stock_changes_total', { kind, outcome });
     expect(changes('adjustment', 'applied')).toBe(2);
     expect(changes('adjustment', 'refused')).toBe(2);
     expect(changes('set', 'applied')).toBe(1);
@@ -322,8 +325,7 @@ describe('GET /metrics', () => {
     expect(refused.json()).toMatchObject({ report: { created: 1, rejected: 1 } });
 
     const after = await scrape(app);
-    const delta = (name: string, outcome: string) =>
-      counter(after, name, { outcome }) - counter(before, name, { outcome });
+    const delta = (name: string, outcome: string) => increase(after, before, name, { outcome });
     expect(delta('catalogue_imports_total', 'completed')).toBe(2);
     expect(delta('catalogue_imports_total', 'refused')).toBe(1);
     expect(delta('catalogue_imports_total', 'failed')).toBe(0);
@@ -493,8 +495,7 @@ describe('indexer counters, with the in-process indexer and the Meilisearch STAN
     await waitUntil('the outbox is drained', async () => (await outboxLength()) === 0);
     const drained = await scrape(app);
     const delta = (after: Exposition, earlier: Exposition, name: string, labels: Record<string, string> = {}) =>
-      counter(after, `catalogue_search_indexer_${name}_total`, labels) -
-      counter(earlier, `catalogue_search_indexer_${name}_total`, labels);
+      increase(after, earlier, `catalogue_search_indexer_${name}_total`, labels);
     expect(delta(drained, before, 'batches')).toBeGreaterThanOrEqual(1);
     expect(delta(drained, before, 'documents', { operation: 'upsert' })).toBe(3);
     expect(delta(drained, before, 'documents', { operation: 'delete' })).toBe(1);

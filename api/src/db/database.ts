@@ -86,7 +86,11 @@ export function createDatabase(url: string, options: DatabaseOptions = {}): Data
   // outbox and indexer, search words' refresh, migrations). Without a read URL there is one
   // server: readPool is `pool`, and no connection more is opened.
   const readUrl = options.readUrl;
-  const pool = settings(applicationName, url);
+  // Imports stage their batches in temporary tables (imports/staging.ts), which want more than
+  // the default 8 MB of session buffers. Set when the connection opens: a session can no longer
+  // change it once any temporary table was touched (a concurrent refresh of a materialized view
+  // uses some), and buffers are only allocated as temporary tables use them.
+  const pool = settings(applicationName, url, { options: '-c temp_buffers=256MB' });
   // Connections open on first use: a process that serves no product page opens none.
   const pagePool = settings(`${applicationName}-pages`, readUrl ?? url, {
     options: '-c plan_cache_mode=force_generic_plan',

@@ -65,11 +65,9 @@ export async function importProducts(
 }
 
 /**
- * Runs `work` on one pooled connection. On failure the connection is discarded rather than pooled
- * (the server rolls back its transaction and drops its session tables). Cleaning it for reuse
- * would not do: a session's temp_buffers is fixed once it touches a temp table, so a connection
- * whose failed import had not set it yet (refused before its tables were made), then dropped them,
- * would fail every later import's `SET temp_buffers`.
+ * Runs `work` on one pooled connection. On failure the connection is discarded rather than pooled:
+ * the server rolls back its transaction and drops its session tables, whatever state the failure
+ * left them in.
  */
 export async function withConnection<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();

@@ -38,7 +38,8 @@ export interface BatchOutcome {
 }
 
 /**
- * The import's session tables (TEMP: private to the connection, never WAL-logged):
+ * The import's session tables (TEMP: private to the connection, never WAL-logged; their buffers,
+ * temp_buffers, are set as the primary pool's connections open: db/database.ts):
  *  - import_batch: the batch being written, COPYed in, with each row's verdict;
  *  - import_skus: every sku the import has claimed so far, with its line, so that a sku repeated
  *    in a later batch is found by the database (the earlier row is a product by then, which the
@@ -47,7 +48,6 @@ export interface BatchOutcome {
  * existing one keeps its value (`brand_given` tells "no brand" from "brand not given").
  */
 const CREATE_TABLES = `
-  SET temp_buffers = '256MB';
   DROP TABLE IF EXISTS import_batch, import_skus;
   CREATE TEMP TABLE import_batch (
     line bigint NOT NULL, sku text NOT NULL, slug text NOT NULL, name text NOT NULL,

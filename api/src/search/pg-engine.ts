@@ -498,15 +498,7 @@ export class PgSearch {
 
   /** Rebuilds the words typos are corrected against (after a seed or an import; now and then). */
   async refreshWords(): Promise<void> {
-    // A concurrent refresh works through temporary tables, which fix the session's temp_buffers
-    // for good: a pooled connection handed to an import afterwards could no longer raise them
-    // (imports/staging.ts), so the refresh's connection is closed rather than pooled.
-    const client = await this.#primary.connect();
-    try {
-      await client.query('REFRESH MATERIALIZED VIEW CONCURRENTLY search_words');
-    } finally {
-      client.release(true);
-    }
+    await this.#primary.query('REFRESH MATERIALIZED VIEW CONCURRENTLY search_words');
   }
 }
 
