@@ -45,17 +45,19 @@ COPY web/src web/src
 RUN npm run build -w web
 
 # ---------------------------------------------------------------------------------------------
-# The storefront: adapter-node's output and its runtime dependencies (web/package.json).
+# The storefront: adapter-node's output, its runtime dependencies (web/package.json), and the
+# server in front of it (web/server: compression and the page cache).
 FROM base AS web
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
   npm ci --omit=dev --no-audit --no-fund -w web
 COPY --from=web-build /app/web/build web/build
+COPY web/server web/server
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 USER node
 EXPOSE 3000
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["tini", "--"]
-CMD ["node", "web/build/index.js"]
+CMD ["node", "web/server/index.js"]
 
 # ---------------------------------------------------------------------------------------------
 # The API. The same image runs the search indexer (`node --import tsx api/src/search/meili/cli.ts

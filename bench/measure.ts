@@ -13,10 +13,15 @@ export interface Measured {
 export async function measureUrl(
   name: string,
   url: string,
-  { connections, duration, log }: { connections: number; duration: number; log: (line: string) => void },
+  {
+    connections,
+    duration,
+    log,
+    headers = {},
+  }: { connections: number; duration: number; log: (line: string) => void; headers?: Record<string, string> },
 ): Promise<Measured> {
-  await autocannon({ url, connections, duration: Math.min(2, duration) });
-  const result = await autocannon({ url, connections, duration });
+  await autocannon({ url, connections, duration: Math.min(2, duration), headers });
+  const result = await autocannon({ url, connections, duration, headers });
   const measured = {
     name,
     rps: result.requests.average,

@@ -65,7 +65,7 @@ start('api', ['--import', 'tsx', 'api/src/server.ts'], {
   API_HOST: host,
   TRUST_PROXY: process.env.TRUST_PROXY ?? '127.0.0.1,::1',
 });
-start('web', ['web/build/index.js'], {
+start('web', ['web/server/index.js'], {
   PORT: webPort,
   HOST: webHost,
   API_URL: process.env.API_URL || apiUrl,

@@ -1,11 +1,7 @@
 import { redirect, type Handle, type HandleServerError } from '@sveltejs/kit';
-import { env } from '$env/dynamic/private';
 import { fromAcceptLanguage, isLang } from '$lib/i18n';
-import { PageCache } from '$lib/server/page-cache';
 
 const LANG_COOKIE = 'lang';
-
-const pages = new PageCache(Number(env.PAGE_CACHE_TTL_MS ?? 1_000));
 
 /**
  * Every request: the shopper's language (a `lang` link sets the cookie, then the cookie, then
@@ -38,10 +34,8 @@ export const handle: Handle = async ({ event, resolve }) => {
   const chosen = cookies.get(LANG_COOKIE);
   event.locals.lang = isLang(chosen) ? chosen : fromAcceptLanguage(request.headers.get('accept-language'));
 
-  // The request's own URL: a client-side navigation's data (…/__data.json) has the page's event.url.
-  const key = request.method === 'GET' ? `${event.locals.lang} ${request.url}` : undefined;
-  const kept = key === undefined ? undefined : pages.get(key);
-  if (kept) return kept.clone();
+  // Public pages are kept a moment, in front of SvelteKit (web/server/page-cache.js), by the
+  // headers named in `vary` below.
   const response = await resolve(event, {
     transformPageChunk: ({ html }) => html.replace('%lang%', event.locals.lang),
   });
@@ -57,7 +51,7 @@ export const handle: Handle = async ({ event, resolve }) => {
     // The same URL answers in the shopper's language: caches must key on what chose it.
     response.headers.append('vary', 'Accept-Language, Cookie');
   }
-  return key === undefined ? response : pages.keep(key, response);
+  return response;
 };
 
 export const handleError: HandleServerError = ({ error, event, status }) => {

@@ -59,7 +59,7 @@ const stockNow = async () =>
 async function startStorefront(env: Record<string, string>): Promise<Storefront> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const running = startNode(['web/build/index.js'], {
+  const running = startNode(['web/server/index.js'], {
     PORT: String(port),
     HOST: '127.0.0.1',
     API_URL: api.url,
@@ -114,7 +114,7 @@ beforeAll(async () => {
 
   const port2 = await freePort();
   web = `http://127.0.0.1:${port2}`;
-  const running = startNode(['web/build/index.js'], {
+  const running = startNode(['web/server/index.js'], {
     PORT: String(port2),
     HOST: '127.0.0.1',
     API_URL: api.url,

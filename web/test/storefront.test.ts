@@ -1,6 +1,8 @@
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliDecompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../api/src/db/embedded.ts';
 import { alive, startNode, waitFor, type Running } from '../../api/test/support/process.ts';
@@ -91,6 +93,37 @@ describe('storefront first page, through `npm start`', () => {
     expect(await image.text()).toMatch(/^<svg /);
   });
 
+  it('sends pages compressed, keeps listings a moment, and never keeps a product page (live stock)', async () => {
+    /** The answer's headers and its bytes as sent (node:http: fetch would decode them). */
+    const raw = (path: string) =>
+      new Promise<{ headers: import('node:http').IncomingHttpHeaders; bytes: Buffer }>((resolve, reject) => {
+        request(`${web}${path}`, { headers: { 'accept-encoding': 'gzip, deflate, br, zstd' } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (chunk: Buffer) => chunks.push(chunk));
+          res.on('end', () => resolve({ headers: res.headers, bytes: Buffer.concat(chunks) }));
+        })
+          .on('error', reject)
+          .end();
+      });
+    const listing = await raw('/products?sort=name_asc');
+    expect(listing.headers['content-encoding']).toBe('br');
+    expect(listing.headers.vary).toBe('Accept-Language, Cookie, Accept-Encoding');
+    const html = brotliDecompressSync(listing.bytes).toString();
+    expect(productIds(html)).toHaveLength(24);
+    expect(listing.bytes.length).toBeLessThan(html.length / 3);
+    // Asked again within the second: the same bytes, from the page cache.
+    const again = await raw('/products?sort=name_asc');
+    expect(again.headers.age).toBeDefined();
+    expect(again.bytes.equals(listing.bytes)).toBe(true);
+
+    const slug = html.match(/href="\/p\/([^"]+)"/)![1]!;
+    for (let i = 0; i < 2; i++) {
+      const product = await raw(`/p/${slug}`);
+      expect(product.headers['content-encoding']).toBe('br');
+      expect(product.headers.age).toBeUndefined();
+    }
+  });
+
   it('answers an edited page link with a 400 page that leads back', async () => {
     const response = await fetch(`${web}/?cursor=not-a-cursor`);
     expect(response.status).toBe(400);
@@ -112,7 +145,7 @@ describe('storefront first page, through `npm start`', () => {
 describe('storefront without its API', () => {
   it('answers 503 with a page that says so, rather than failing', async () => {
     const port = await freePort();
-    const web = startNode(['web/build/index.js'], {
+    const web = startNode(['web/server/index.js'], {
       PORT: String(port),
       HOST: '127.0.0.1',
       API_URL: 'http://127.0.0.1:1',
