@@ -13,7 +13,7 @@
  *   pages and rows than any cache holds.
  * - The processes: PostgreSQL (embedded), the API process of the other benches (bench/server.ts:
  *   the production app factory, no rate limits, 1 s response cache) and the built storefront
- *   (`node web/build`, as `npm start` runs it) calling that API.
+ *   (`node web/server/index.js`, as `npm start` runs it) calling that API.
  * - The traffic, in MIX shares: browse (product lists by sort, category and filters, next pages
  *   by cursor going ever deeper, product details, the category tree), search (varied words,
  *   typos, filters, sorts, pages), stock writes (adjustments with an API key and an
@@ -809,7 +809,7 @@ export async function runSoak(options: SoakOptions): Promise<number> {
     const lines = [
       '',
       `Soak: ${options.seconds} s (${windowCount} windows of ${(windowMs / 1000).toFixed(0)} s, the first one a warm-up) of open-loop mixed traffic; ${capacityLine}.`,
-      `Catalogue: ${catalogue}. API: bench/server.ts (response cache on, no rate limits); storefront: web/build. Node ${process.version}, ${cpus().length} cores; load average ${loadAtStart[0]!.toFixed(2)} at the start, ${loadAtEnd[0]!.toFixed(2)} at the end.`,
+      `Catalogue: ${catalogue}. API: bench/server.ts (response cache on, no rate limits); storefront: web/server. Node ${process.version}, ${cpus().length} cores; load average ${loadAtStart[0]!.toFixed(2)} at the start, ${loadAtEnd[0]!.toFixed(2)} at the end.`,
       `Mix: ${KINDS.map((k) => `${k} ${MIX[k] * 100}%`).join(', ')}; search sorts ${[...new Set(SEARCH_SORTS)].join(', ')}. Latency counts from the moment each request was due; timeout ${TIMEOUT_MS / 1000} s. p50 / p95 / p99 in ms. CPU: what the process used in the window, 100% being one core. Pressure: the share of the window in which some task on the machine waited for a CPU, or for IO (/proc/pressure), whoever's it was.`,
       '',
       `| window | requests | errors | 409 refused | ${KINDS.join(' | ')} | all | API RSS MB | API heap MB | storefront RSS MB | CPU API, storefront | pressure CPU, IO |`,

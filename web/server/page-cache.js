@@ -34,7 +34,16 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
  * @property {Buffer} body
  * @property {string | undefined} etag
  * @property {boolean} compressible Whether its type is worth compressing (text, JSON, SVG).
- * @property {Partial<Record<Encoding, Buffer>>} encoded Its body in each encoding sent so far.
+ * @property {Partial<Record<Encoding, Variant>>} variants It in each encoding sent so far.
+ */
+
+/**
+ * An answer in one encoding, ready to send.
+ * @typedef {object} Variant
+ * @property {Buffer} body
+ * @property {string | undefined} etag
+ * @property {(string | number)[]} head The headers of a 200 (or the answer's status).
+ * @property {(string | number)[]} notModified The headers of a 304.
  */
 
 /** A kept answer: @typedef {Answer & { stored: number }} Page */
@@ -146,13 +155,20 @@ export function negotiate(accept) {
   return 'identity';
 }
 
-/** @param {Answer} answer @param {Encoding} encoding */
-function bodyIn(answer, encoding) {
-  if (encoding === 'identity') return answer.body;
-  let body = answer.encoded[encoding];
-  if (!body) {
-    body =
-      encoding === 'br'
+/**
+ * The answer in `encoding`: its body, and the headers `writeHead` takes for it, made once. The last
+ * value is `Age`'s, set as each copy is sent (writeHead reads the array before returning).
+ * @param {Answer} answer
+ * @param {Encoding} encoding
+ * @param {boolean} kept
+ */
+function variant(answer, encoding, kept) {
+  let found = answer.variants[encoding];
+  if (found) return found;
+  const body =
+    encoding === 'identity'
+      ? answer.body
+      : encoding === 'br'
         ? brotliCompressSync(answer.body, {
             params: {
               [constants.BROTLI_PARAM_QUALITY]: 5,
@@ -160,10 +176,36 @@ function bodyIn(answer, encoding) {
             },
           })
         : gzipSync(answer.body, { level: 6 });
-    answer.encoded[encoding] = body;
-  }
-  return body;
+  // Another coding is another representation: its ETag is the page's, weak (as nginx does).
+  const etag =
+    answer.etag === undefined || encoding === 'identity' ? answer.etag : `W/${answer.etag.replace(/^W\//, '')}`;
+  /** @type {(string | number)[]} */
+  const validators = [];
+  answer.headers.forEach((value, i) => {
+    if (i % 2 === 0 && VALIDATORS.has(String(value))) validators.push(value, answer.headers[i + 1] ?? '');
+  });
+  /** @type {(string | number)[]} */
+  const extra = etag === undefined ? [] : ['etag', etag];
+  const age = kept ? ['age', 0] : [];
+  found = {
+    body,
+    etag,
+    head: [
+      ...answer.headers,
+      ...extra,
+      ...(encoding === 'identity' ? [] : ['content-encoding', encoding]),
+      'content-length',
+      body.length,
+      ...age,
+    ],
+    notModified: [...validators, ...extra, ...age],
+  };
+  answer.variants[encoding] = found;
+  return found;
 }
+
+/** Accept-Encoding values seen, and what they choose (browsers send a handful). */
+const chosen = new Map();
 
 /**
  * Whether `If-None-Match` names `etag` (weak comparison, RFC 9110 13.1.2).
@@ -184,34 +226,25 @@ function matches(ifNoneMatch, etag) {
  * @param {number} [stored] When it was kept, for `Age`; undefined for a fresh answer.
  */
 function send(req, res, answer, stored) {
-  const encoding =
-    answer.compressible && answer.body.length >= MIN_COMPRESSED_BYTES
-      ? negotiate(/** @type {string | undefined} */ (req.headers['accept-encoding']))
-      : 'identity';
-  // Another coding is another representation: its ETag is the page's, weak (as nginx does).
-  const etag =
-    answer.etag === undefined || encoding === 'identity' ? answer.etag : `W/${answer.etag.replace(/^W\//, '')}`;
-  /** @type {(string | number)[]} */
-  const extra = etag === undefined ? [] : ['etag', etag];
-  if (stored !== undefined) extra.push('age', Math.floor((performance.now() - stored) / 1000));
-  if (
+  let encoding = /** @type {Encoding} */ ('identity');
+  if (answer.compressible && answer.body.length >= MIN_COMPRESSED_BYTES) {
+    const accept = /** @type {string} */ (req.headers['accept-encoding'] ?? '');
+    encoding = chosen.get(accept);
+    if (encoding === undefined) {
+      encoding = negotiate(accept);
+      if (chosen.size < 1_000) chosen.set(accept, encoding);
+    }
+  }
+  const kept = stored !== undefined;
+  const { body, etag, head, notModified } = variant(answer, encoding, kept);
+  const notChanged =
     answer.status === 200 &&
     etag !== undefined &&
-    matches(/** @type {string | undefined} */ (req.headers['if-none-match']), etag)
-  ) {
-    /** @type {(string | number)[]} */
-    const validators = [];
-    answer.headers.forEach((value, i) => {
-      if (i % 2 === 0 && VALIDATORS.has(String(value))) validators.push(value, answer.headers[i + 1] ?? '');
-    });
-    res.writeHead(304, [...validators, ...extra]);
-    res.end();
-    return;
-  }
-  const body = bodyIn(answer, encoding);
-  if (encoding !== 'identity') extra.push('content-encoding', encoding);
-  res.writeHead(answer.status, [...answer.headers, ...extra, 'content-length', body.length]);
-  res.end(req.method === 'HEAD' ? undefined : body);
+    matches(/** @type {string | undefined} */ (req.headers['if-none-match']), etag);
+  const headers = notChanged ? notModified : head;
+  if (kept) headers[headers.length - 1] = Math.floor((performance.now() - stored) / 1000);
+  res.writeHead(notChanged ? 304 : answer.status, headers);
+  res.end(notChanged || req.method === 'HEAD' ? undefined : body);
 }
 
 /**
@@ -315,7 +348,7 @@ function hold(res, done) {
         body,
         etag: typeof etag === 'string' ? etag : undefined,
         compressible,
-        encoded: {},
+        variants: {},
       });
       return res;
     }
@@ -400,7 +433,8 @@ export function withPageCache(handler, cache, { keyHeaders }) {
     renderHeld(req, res, (answer) => {
       const waiters = rendering.get(key) ?? [];
       rendering.delete(key);
-      const page = answer && shareable(answer, keyed) ? { ...answer, stored: performance.now() } : undefined;
+      const page =
+        answer && shareable(answer, keyed) ? { ...answer, stored: performance.now(), variants: {} } : undefined;
       // Nothing is learnt from an answer that did not complete here (too large, or cut off).
       if (answer) cache.keep(key, page);
       for (const [otherReq, otherRes] of waiters) {
