@@ -15,12 +15,41 @@ export interface ListingBytes {
 class Wire {
   private types = new Map<string, string>();
   private bytes: { type: string; length: number }[] = [];
+  /** Requests sent and not yet finished, and when the last one finished. */
+  private inFlight = new Set<string>();
+  private lastChange = performance.now();
 
   constructor(cdp: CDPSession) {
+    cdp.on('Network.requestWillBeSent', (event) => {
+      this.inFlight.add(event.requestId);
+      this.lastChange = performance.now();
+    });
     cdp.on('Network.responseReceived', (event) => this.types.set(event.requestId, event.type));
-    cdp.on('Network.loadingFinished', (event) =>
-      this.bytes.push({ type: this.types.get(event.requestId) ?? 'Other', length: event.encodedDataLength }),
-    );
+    cdp.on('Network.loadingFinished', (event) => {
+      this.bytes.push({ type: this.types.get(event.requestId) ?? 'Other', length: event.encodedDataLength });
+      this.done(event.requestId);
+    });
+    cdp.on('Network.loadingFailed', (event) => this.done(event.requestId));
+  }
+
+  private done(requestId: string) {
+    this.inFlight.delete(requestId);
+    this.lastChange = performance.now();
+  }
+
+  /**
+   * Resolves once every request sent has finished and none has started for `quietMs`. A
+   * client-side navigation changes the URL when its data has arrived, but CDP may report that
+   * response's end a moment later (and Playwright's `networkidle` was already reached on the
+   * first load, so it does not wait): without this, a page's bytes were sometimes counted in
+   * the next step (0, then twice as many).
+   */
+  async quiet(quietMs = 300, timeoutMs = 15_000) {
+    const deadline = performance.now() + timeoutMs;
+    while (this.inFlight.size > 0 || performance.now() - this.lastChange < quietMs) {
+      if (performance.now() > deadline) throw new Error(`requests still in flight after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   /** What arrived since the last call: total and JavaScript, images excluded. */
@@ -54,6 +83,7 @@ export async function measureListingBytes(
 
     await page.goto(new URL(path, baseUrl).toString());
     await settle(page);
+    await wire.quiet();
     const first = wire.take();
 
     const next: number[] = [];
@@ -64,6 +94,7 @@ export async function measureListingBytes(
       await link.click();
       await page.waitForURL((url) => url.toString() !== before);
       await settle(page);
+      await wire.quiet();
       next.push(wire.take().total);
     }
     return { path, firstLoad: first.total, firstLoadJs: first.js, nextPages: next };
