@@ -7,6 +7,7 @@
  *   npm run bench -- [--products 1000000] [--duration 10] [--connections 16] [--import-rows 1000000] [--reuse]
  *                    [--skip-web | --web-only] [--data-dir .bench-data]
  *   npm run bench -- --soak [--soak-seconds 600] [--soak-rate N] [--connections 16] [--data-dir .bench-data]
+ *   npm run bench -- --stock-only [--reuse] [--duration 10] [--products 1000000] [--data-dir .bench-data]
  *
  * After search, the storefront (bench/web.ts): its server-rendered listing page under load against
  * the API's answer to the same query, and its bytes on the wire at 10,000 products and at
@@ -16,6 +17,9 @@
  * that many products.
  * --soak runs the soak alone (bench/soak.ts): mixed traffic at a steady rate for --soak-seconds,
  * on the catalogue already in the data folder (never deleted), with PASS/FAIL checks.
+ * --stock-only measures stock adjustments alone (bench/stock.ts): the API as configured (coalescing
+ * concurrent adjustments), the same API in a second process with STOCK_COALESCE=off, and the raw
+ * SQL ceiling, side by side, then prints their rows and ratios.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -48,14 +52,17 @@ const { values: args } = parseArgs({
     soak: { type: 'boolean', default: false },
     'soak-seconds': { type: 'string', default: '600' },
     'soak-rate': { type: 'string' },
+    'stock-only': { type: 'boolean', default: false },
   },
 });
 if (args['skip-web'] && args['web-only']) throw new Error('--skip-web and --web-only exclude each other');
 const webOnly = args['web-only'];
+const stockOnly = args['stock-only'];
+if (stockOnly && (webOnly || args.soak)) throw new Error('--stock-only excludes --web-only and --soak');
 const productCount = Number(args.products ?? 1_000_000);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
-const importRows = webOnly ? 0 : Number(args['import-rows']);
+const importRows = webOnly || stockOnly ? 0 : Number(args['import-rows']);
 const dataDir = resolvePath(root, args['data-dir']);
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -101,12 +108,38 @@ if (!args.reuse) await rm(dataDir, { recursive: true, force: true });
 log(`PostgreSQL: starting the embedded server in ${dataDir}`);
 const server = await startEmbeddedPostgres({ dataDir });
 let child: ReturnType<typeof spawn> | undefined;
-async function stopChild() {
-  if (child && child.exitCode === null) {
-    const exited = new Promise((resolve) => child!.once('exit', resolve));
-    child.kill('SIGTERM');
+/** The API started with STOCK_COALESCE=off (--stock-only). */
+let uncoalescedChild: ReturnType<typeof spawn> | undefined;
+async function stop(running: ReturnType<typeof spawn> | undefined) {
+  if (running && running.exitCode === null) {
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    running.kill('SIGTERM');
     await exited;
   }
+}
+async function stopChild() {
+  await Promise.all([stop(child), stop(uncoalescedChild)]);
+}
+
+interface ServerUrls {
+  api: string;
+  uncached: string;
+  ceiling: string;
+  baseline: string;
+}
+
+/** bench/server.ts in a process of its own; answers when it prints its URLs. */
+async function startServer(env: NodeJS.ProcessEnv): Promise<{ process: ReturnType<typeof spawn>; urls: ServerUrls }> {
+  const started = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const firstLine = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: started.stdout! }).once('line', resolve);
+    started.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
+  });
+  return { process: started, urls: JSON.parse(firstLine) as ServerUrls };
 }
 try {
   await createDatabaseIfMissing(server, 'bench');
@@ -137,17 +170,54 @@ try {
   const key = await new KeyRepository(database.db).create('bench', ['stock:write', 'catalog:write']);
   await database.close();
 
-  child = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], {
-    cwd: root,
-    // The TRUST_PROXY `npm start` gives the API: the storefront (bench/web.ts) calls this one.
-    env: { ...process.env, DATABASE_URL: url, TRUST_PROXY: START_TRUST_PROXY },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const firstLine = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child!.stdout! }).once('line', resolve);
-    child!.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)));
-  });
-  const urls = JSON.parse(firstLine) as { api: string; uncached: string; ceiling: string; baseline: string };
+  // The TRUST_PROXY `npm start` gives the API: the storefront (bench/web.ts) calls this one.
+  const main = await startServer({ DATABASE_URL: url, TRUST_PROXY: START_TRUST_PROXY });
+  child = main.process;
+  const urls = main.urls;
+
+  if (stockOnly) {
+    const uncoalesced = await startServer({ DATABASE_URL: url, STOCK_COALESCE: 'off' });
+    uncoalescedChild = uncoalesced.process;
+    const { loadavg } = await import('node:os');
+    const load = () =>
+      loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ');
+    log(`Measuring stock adjustments only: ${duration} s a side per scenario (load average ${load()})`);
+    const stock = await benchStock({
+      apiUrl: urls.api,
+      apiUrlUncoalesced: uncoalesced.urls.api,
+      apiKey: key.secret,
+      apiKeyId: key.id,
+      databaseUrl: url,
+      products: productCount,
+      seconds: duration,
+      poolSize: 10,
+      log,
+    });
+    console.log(
+      [
+        '',
+        `Catalogue: ${productCount.toLocaleString('en')} products. Load: ${loadRate}.`,
+        `Node ${process.version}, ${(await import('node:os')).cpus().length} cores; load average at the end ${load()}.`,
+        '',
+        '| scenario | req/s | p50 ms | p99 ms | errors |',
+        '| --- | ---: | ---: | ---: | ---: |',
+        ...stock.rows.map(
+          (r) => `| ${r.label} | ${Math.round(r.rps).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${r.errors} |`,
+        ),
+        '',
+        '| ratio | measured | target |',
+        '| --- | ---: | --- |',
+        ...stock.ratios.map((t) => `| ${t.label} | ${t.value.toFixed(2)} | ${targetText(t)} |`),
+        '',
+      ].join('\n'),
+    );
+    if (stock.rows.some((r) => r.errors > 0)) {
+      console.error('Some requests failed: the figures above are not valid.');
+      process.exitCode = 1;
+    }
+  }
 
   const active = Number(
     (
@@ -231,8 +301,13 @@ try {
     ];
 
     log('Measuring stock adjustments');
+    // The same API with coalescing off, for a row without a target; stopped after, so that it
+    // runs beside no other measurement.
+    const uncoalesced = await startServer({ DATABASE_URL: url, STOCK_COALESCE: 'off' });
+    uncoalescedChild = uncoalesced.process;
     const stock = await benchStock({
       apiUrl: urls.api,
+      apiUrlUncoalesced: uncoalesced.urls.api,
       apiKey: key.secret,
       apiKeyId: key.id,
       databaseUrl: url,
@@ -241,6 +316,7 @@ try {
       poolSize: 10,
       log,
     });
+    await stop(uncoalescedChild);
 
     log('Measuring search');
     // Through the API with the response cache off: a repeated query must not come from memory.
@@ -261,10 +337,10 @@ try {
     ];
     return { rows, targets, searched, offset };
   }
-  const api = webOnly ? undefined : await benchApi();
+  const api = webOnly || stockOnly ? undefined : await benchApi();
 
   let web: WebBenchFigures | undefined;
-  if (!args['skip-web']) {
+  if (!args['skip-web'] && !stockOnly) {
     log('Measuring the storefront');
     web = await benchWeb({ server, apiUrl: urls.api, products: productCount, duration, connections, log });
   }
@@ -314,7 +390,8 @@ try {
     ...targets.map((t) => `| ${t.label} | ${t.value.toFixed(t.value < 0.01 ? 4 : 2)} | ${targetText(t)} |`),
     '',
   ];
-  console.log(lines.join('\n'));
+  // --stock-only printed its own report above.
+  if (!stockOnly) console.log(lines.join('\n'));
   // The OFFSET baseline may time out: that is its point, not a failure of the figures.
   if (rows2.some((r) => r !== api?.offset && r.errors > 0) || searched?.some((r) => r.errors > 0)) {
     console.error('Some requests failed: the figures above are not valid.');

@@ -30,6 +30,8 @@ const app = await buildApp({
     TRUST_PROXY: config.TRUST_PROXY,
     // Off unless the environment sets it (the soak does, to read the API's heap from /metrics).
     METRICS_TOKEN: config.METRICS_TOKEN,
+    // On unless the environment says STOCK_COALESCE=off (bench/stock.ts measures both).
+    STOCK_COALESCE: config.STOCK_COALESCE,
   },
   database,
   logger: false,

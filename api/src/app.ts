@@ -50,6 +50,7 @@ export interface AppOptions {
         | 'MEILISEARCH_MAX_LAG_MS'
         | 'SEARCH_INDEXER'
         | 'METRICS_TOKEN'
+        | 'STOCK_COALESCE'
       >
     >;
   database: Database;
@@ -232,7 +233,11 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   if (config.MEILISEARCH_URL) await app.register(meiliPlugin, { database, config: { ...loadConfig({}), ...config } });
   await app.register(searchRoutes, { pool: database.searchPool, primary: database.pool });
   await app.register(importRoutes, { pool: database.pool, maxBytes: config.IMPORT_MAX_BYTES });
-  await app.register(stockRoutes, { db: database.db, pool: database.pool });
+  await app.register(stockRoutes, {
+    db: database.db,
+    pool: database.pool,
+    coalesce: (config.STOCK_COALESCE ?? 'on') === 'on',
+  });
   await app.register(stockBatchRoutes, { db: database.db, pool: database.pool });
   await app.register(keyRoutes);
   await app.register(mediaRoutes);

@@ -30,6 +30,8 @@ export const ConfigSchema = Type.Object({
   MEILISEARCH_MAX_LAG_MS: Type.Integer({ default: 60_000, minimum: 100, maximum: 86_400_000 }),
   MEILISEARCH_TASK_TIMEOUT_MS: Type.Integer({ default: 30_000, minimum: 100, maximum: 3_600_000 }),
   SEARCH_INDEXER: Type.Enum(['in-process', 'off'], { default: 'in-process' }),
+  // Group commit of single stock adjustments without an Idempotency-Key (api/src/stock/coalescer.ts).
+  STOCK_COALESCE: Type.Enum(['on', 'off'], { default: 'on' }),
   // Unset: no metrics are kept and /metrics does not exist. Set: Prometheus scrapes with it as a bearer token.
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),

@@ -49,6 +49,65 @@ export const ADJUST_SQL = `
 
 type AdjustRow = Omit<MovementRow, 'api_key_name' | 'api_key_prefix'> & { version: number };
 
+/**
+ * Many adjustments, each of another product, in one statement (the coalescer's batch: see
+ * coalescer.ts), with the same rule and the same ledger row per change as ADJUST_SQL. Parameters
+ * are arrays, one element per adjustment, in request order: product ids, deltas, reasons, API key
+ * ids, idempotency keys. A product may appear once: an UPDATE changes a row once per statement.
+ *  - `locked` takes the rows' locks first, in id order, as every other multi-row writer does (the
+ *    batch endpoint applies its items in product-id order), so two batches never deadlock; its
+ *    FOR UPDATE reads each row as last committed, which is the stock a refusal reports.
+ *  - `changed` applies each delta that keeps the stock within bounds, re-checked on the row's
+ *    latest version (READ COMMITTED), exactly as the single statement's WHERE does.
+ *  - `moved` writes the ledger rows in request order (ids grow in that order).
+ * One answer row per adjustment, in request order: `stock_before` null for an unknown product,
+ * `movement_id` null for a refusal.
+ */
+export const ADJUST_MANY_SQL = `
+  WITH input AS MATERIALIZED (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[], $5::text[])
+             WITH ORDINALITY AS i(product_id, delta, reason, api_key_id, idempotency_key, ord)
+  ),
+  locked AS MATERIALIZED (
+    SELECT id, stock FROM products WHERE id = ANY ($1::bigint[]) ORDER BY id FOR UPDATE
+  ),
+  changed AS (
+    UPDATE products p SET stock = p.stock + i.delta
+    FROM locked l JOIN input i ON i.product_id = l.id
+    WHERE p.id = l.id AND p.stock::bigint + i.delta BETWEEN 0 AND ${MAX_STOCK}
+    RETURNING p.id, p.stock, p.version, i.ord
+  ),
+  moved AS (
+    INSERT INTO stock_movements (product_id, delta, reason, stock_after, api_key_id, idempotency_key)
+    SELECT c.id, i.delta, i.reason, c.stock, i.api_key_id, i.idempotency_key
+    FROM changed c JOIN input i ON i.ord = c.ord
+    ORDER BY c.ord
+    RETURNING id, product_id, created_at
+  )
+  SELECT i.ord, l.stock AS stock_before, c.stock AS stock_after, c.version, m.id AS movement_id, m.created_at
+  FROM input i
+  LEFT JOIN locked l ON l.id = i.product_id
+  LEFT JOIN changed c ON c.ord = i.ord
+  LEFT JOIN moved m ON m.product_id = i.product_id
+  ORDER BY i.ord`;
+
+type AdjustManyRow = {
+  ord: string;
+  stock_before: number | null;
+  stock_after: number | null;
+  version: number | null;
+  movement_id: string | null;
+  created_at: Date | null;
+};
+
+/** One adjustment of a batch (coalescer.ts). */
+export interface Adjustment {
+  productId: number;
+  delta: number;
+  reason: string;
+  actor: Actor;
+}
+
 /** The same statement through drizzle (inside a transaction): `$n` become bound parameters. */
 function parameterised(text: string, values: unknown[]): SQL {
   const pieces = text.split(/\$(\d+)/);
@@ -120,7 +179,55 @@ export class StockRepository {
     }
     const current = await this.#current(tx, productId);
     if (!current) return { outcome: 'not-found' };
-    return { outcome: current.stock + delta < 0 ? 'insufficient' : 'over', stock: current.stock };
+    // Which bound refused it follows from the delta's sign, not from the stock read here, after
+    // the refusal: another change may have come between (a decrement refused at 2 units, then 3
+    // after a delivery, was answered "stock limit").
+    return { outcome: delta < 0 ? 'insufficient' : 'over', stock: current.stock };
+  }
+
+  /**
+   * Adjustments of distinct products in one statement on the pool (ADJUST_MANY_SQL), each with its
+   * own outcome, in the order given: what `adjust` would answer for each, run alone at that moment.
+   */
+  async adjustMany(items: readonly Adjustment[]): Promise<AdjustResult[]> {
+    if (new Set(items.map((item) => item.productId)).size !== items.length) {
+      throw new Error('adjustMany: a product may appear once per statement');
+    }
+    const { rows } = await this.#pool.query<AdjustManyRow>({
+      name: 'stock_adjust_many',
+      text: ADJUST_MANY_SQL,
+      values: [
+        items.map((item) => item.productId),
+        items.map((item) => item.delta),
+        items.map((item) => item.reason),
+        items.map((item) => item.actor.apiKeyId),
+        items.map((item) => item.actor.idempotencyKey ?? null),
+      ],
+    });
+    if (rows.length !== items.length) throw new Error(`adjustMany: ${rows.length} answers to ${items.length} items`);
+    return rows.map((row, index): AdjustResult => {
+      const { productId, delta, reason, actor } = items[index]!;
+      if (Number(row.ord) !== index + 1) throw new Error('adjustMany: answers out of order');
+      if (row.movement_id !== null) {
+        const movement = toMovement({
+          id: row.movement_id,
+          delta,
+          reason,
+          stock_after: row.stock_after!,
+          api_key_id: actor.apiKeyId,
+          api_key_name: actor.apiKeyName ?? null,
+          api_key_prefix: actor.apiKeyPrefix ?? null,
+          idempotency_key: actor.idempotencyKey ?? null,
+          created_at: row.created_at!,
+        });
+        return {
+          outcome: 'done',
+          change: { product_id: productId, stock: row.stock_after!, version: row.version!, movement },
+        };
+      }
+      if (row.stock_before === null) return { outcome: 'not-found' };
+      return { outcome: delta < 0 ? 'insufficient' : 'over', stock: row.stock_before };
+    });
   }
 
   /** Sets an absolute level if the product is still as the client saw it (version or stock). */

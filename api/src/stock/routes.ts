@@ -9,6 +9,7 @@ import { problemResponses } from '../http/responses.ts';
 import { NoQuery } from '../catalogue/schemas.ts';
 import { fingerprint } from '../pagination/cursor.ts';
 import { actorOf, StockRepository } from './repository.ts';
+import { DEFAULT_MAX_IN_FLIGHT, StockCoalescer } from './coalescer.ts';
 import {
   MAX_STOCK,
   MovementPage,
@@ -25,9 +26,35 @@ const Authorization = Type.Object({
   authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the stock:write scope.' })),
 });
 
-export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db; pool: pg.Pool }> = async (app, { db, pool }) => {
+export interface StockRoutesOptions {
+  db: Db;
+  pool: pg.Pool;
+  /**
+   * Group commit of single adjustments without an Idempotency-Key (coalescer.ts; STOCK_COALESCE):
+   * on unless false.
+   */
+  coalesce?: boolean;
+}
+
+export const stockRoutes: FastifyPluginAsyncTypebox<StockRoutesOptions> = async (
+  app,
+  { db, pool, coalesce = true },
+) => {
   const stock = new StockRepository({ db, pool });
   const writer = app.requireScope('stock:write');
+
+  // Statements in flight at once stay below the pool's size: the other routes need connections too.
+  const coalescer = coalesce
+    ? new StockCoalescer({
+        runMany: (items) => stock.adjustMany(items),
+        runOne: (item) => stock.adjust(db, item.productId, item.delta, item.reason, item.actor),
+        maxInFlight: Math.max(1, Math.min(DEFAULT_MAX_IN_FLIGHT, (pool.options.max ?? 10) - 1)),
+        onFallback: (error, size) =>
+          app.log.warn({ err: error, size }, 'stock adjustments: a batch failed, its adjustments run one by one'),
+      })
+    : undefined;
+  // Every adjustment queued or in flight is answered before the app closes (and the pool after it).
+  if (coalescer) app.addHook('onClose', async () => coalescer.close());
 
   // Forget idempotency answers past their day, every ten minutes.
   const sweeper = setInterval(() => void expireIdempotencyKeys(db).catch(() => undefined), 10 * 60_000);
@@ -96,7 +123,14 @@ export const stockRoutes: FastifyPluginAsyncTypebox<{ db: Db; pool: pg.Pool }> =
         request,
         request.apiKey!.id,
         async (tx) => {
-          const result = await stock.adjust(tx, id, request.body.delta, request.body.reason, actorOf(request));
+          const { delta, reason } = request.body;
+          const actor = actorOf(request);
+          // Without an Idempotency-Key the work runs on the database itself (no transaction): one
+          // statement, which the coalescer may share with other adjustments.
+          const result =
+            coalescer && tx === db
+              ? await coalescer.adjust({ productId: id, delta, reason, actor })
+              : await stock.adjust(tx, id, delta, reason, actor);
           if (result.outcome === 'not-found') throw notFound(`No product ${id}`);
           if (result.outcome === 'insufficient') {
             throw new HttpProblem(
