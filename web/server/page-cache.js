@@ -268,13 +268,22 @@ function hold(res, done) {
     Reflect.deleteProperty(res, 'end');
     Reflect.deleteProperty(res, 'writeHead');
   };
-  /** Too large to hold: what was held goes out, and the rest as it is written. */
-  const release = () => {
+  /**
+   * Too large to hold: what was held goes out, and the rest as it is written. Answers what the
+   * last write answers (false: wait for 'drain'); `callback` is called once that write is done.
+   * @param {((error?: Error | null) => void) | undefined} callback
+   */
+  const release = (callback) => {
     holding = false;
     restore();
     if (head) res.writeHead(res.statusCode, .../** @type {[]} */ (head));
-    for (const chunk of chunks) res.write(chunk);
+    const held = chunks;
     chunks = [];
+    let ok = true;
+    held.forEach((chunk, i) => {
+      ok = i === held.length - 1 && callback ? res.write(chunk, callback) : res.write(chunk);
+    });
+    return ok;
   };
   const finish = (/** @type {Answer | undefined} */ answer) => {
     if (finished) return;
@@ -311,13 +320,11 @@ function hold(res, done) {
   res.write = /** @type {typeof res.write} */ (
     function (/** @type {unknown} */ chunk, /** @type {unknown[]} */ ...rest) {
       collect(chunk, rest[0]);
-      const callback = rest.find((argument) => typeof argument === 'function');
-      if (size > MAX_PAGE_BYTES) {
-        release();
-        if (typeof callback === 'function') res.once('drain', () => callback());
-        return res.writableNeedDrain ? false : true;
-      }
-      if (typeof callback === 'function') queueMicrotask(() => callback());
+      const callback = /** @type {((error?: Error | null) => void) | undefined} */ (
+        rest.find((argument) => typeof argument === 'function')
+      );
+      if (size > MAX_PAGE_BYTES) return release(callback);
+      if (callback) process.nextTick(() => callback());
       return true;
     }
   );
@@ -325,6 +332,9 @@ function hold(res, done) {
     function (/** @type {unknown} */ chunk, /** @type {unknown[]} */ ...rest) {
       collect(chunk, rest[0]);
       restore();
+      // As Node calls end's callback: once the answer is sent.
+      const callback = [chunk, ...rest].find((argument) => typeof argument === 'function');
+      if (typeof callback === 'function') res.once('finish', () => callback());
       const body = Buffer.concat(chunks, size);
       chunks = [];
       const headers = /** @type {(string | number)[]} */ ([]);

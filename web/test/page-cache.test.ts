@@ -198,6 +198,26 @@ describe('the storefront page cache', () => {
     expect(renders).toHaveLength(2);
   });
 
+  it.each([
+    ['held', 2_000],
+    ['streamed past the bound', MAX_PAGE_BYTES + 10],
+  ])('calls the write and end callbacks of an answer %s', async (_, length) => {
+    const called: string[] = [];
+    const handler = (_req: IncomingMessage, res: ServerResponse) => {
+      res.setHeader('content-type', 'text/html');
+      res.writeHead(200);
+      res.write(Buffer.alloc(length, 'a'), () => called.push('write'));
+      res.end('!', () => called.push('end'));
+    };
+    const server = createServer(withPageCache(handler, new PageCache(1_000), { keyHeaders: ['host'] }));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    servers.push(server);
+    const response = await get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    expect(response.bytes.length).toBe(length + 1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(called).toEqual(['write', 'end']);
+  });
+
   it('drops expired pages as new ones are kept, and keeps no more than its bound', async () => {
     const cache = new PageCache(50, 5);
     const { url } = await serve((req) => ({ headers: PUBLIC, body: `page ${req.url}` }), cache);
