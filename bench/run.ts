@@ -23,6 +23,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { cpus, loadavg } from 'node:os';
 import { rm } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -175,15 +176,19 @@ try {
   child = main.process;
   const urls = main.urls;
 
-  if (stockOnly) {
-    const uncoalesced = await startServer({ DATABASE_URL: url, STOCK_COALESCE: 'off' });
-    uncoalescedChild = uncoalesced.process;
-    const { loadavg } = await import('node:os');
+  /**
+   * Stock adjustments (bench/stock.ts): the API as configured, beside the same API in a process of
+   * its own with STOCK_COALESCE=off (a row without a target), stopped after, so that it runs beside
+   * no other measurement.
+   */
+  async function benchStockSide() {
     const load = () =>
       loadavg()
         .map((l) => l.toFixed(2))
         .join(' ');
-    log(`Measuring stock adjustments only: ${duration} s a side per scenario (load average ${load()})`);
+    log(`Measuring stock adjustments (load average ${load()})`);
+    const uncoalesced = await startServer({ DATABASE_URL: url, STOCK_COALESCE: 'off' });
+    uncoalescedChild = uncoalesced.process;
     const stock = await benchStock({
       apiUrl: urls.api,
       apiUrlUncoalesced: uncoalesced.urls.api,
@@ -195,28 +200,8 @@ try {
       poolSize: 10,
       log,
     });
-    console.log(
-      [
-        '',
-        `Catalogue: ${productCount.toLocaleString('en')} products. Load: ${loadRate}.`,
-        `Node ${process.version}, ${(await import('node:os')).cpus().length} cores; load average at the end ${load()}.`,
-        '',
-        '| scenario | req/s | p50 ms | p99 ms | errors |',
-        '| --- | ---: | ---: | ---: | ---: |',
-        ...stock.rows.map(
-          (r) => `| ${r.label} | ${Math.round(r.rps).toLocaleString('en')} | ${r.p50} | ${r.p99} | ${r.errors} |`,
-        ),
-        '',
-        '| ratio | measured | target |',
-        '| --- | ---: | --- |',
-        ...stock.ratios.map((t) => `| ${t.label} | ${t.value.toFixed(2)} | ${targetText(t)} |`),
-        '',
-      ].join('\n'),
-    );
-    if (stock.rows.some((r) => r.errors > 0)) {
-      console.error('Some requests failed: the figures above are not valid.');
-      process.exitCode = 1;
-    }
+    await stop(uncoalescedChild);
+    return { rows: stock.rows.map((r) => ({ ...r, name: r.label })), targets: stock.ratios };
   }
 
   const active = Number(
@@ -300,28 +285,12 @@ try {
       Measured,
     ];
 
-    log('Measuring stock adjustments');
-    // The same API with coalescing off, for a row without a target; stopped after, so that it
-    // runs beside no other measurement.
-    const uncoalesced = await startServer({ DATABASE_URL: url, STOCK_COALESCE: 'off' });
-    uncoalescedChild = uncoalesced.process;
-    const stock = await benchStock({
-      apiUrl: urls.api,
-      apiUrlUncoalesced: uncoalesced.urls.api,
-      apiKey: key.secret,
-      apiKeyId: key.id,
-      databaseUrl: url,
-      products: productCount,
-      seconds: duration,
-      poolSize: 10,
-      log,
-    });
-    await stop(uncoalescedChild);
+    const stock = await benchStockSide();
 
     log('Measuring search');
     // Through the API with the response cache off: a repeated query must not come from memory.
     const searched = await benchSearch({ apiUrl: urls.uncached, databaseUrl: url });
-    const rows = [ceiling, ...cached, ...direct, offset, ...stock.rows.map((r) => ({ ...r, name: r.label }))];
+    const rows = [ceiling, ...cached, ...direct, offset, ...stock.rows];
     const ratio = (a: Measured, b: Measured) => a.rps / b.rps;
     const targets: Target[] = [
       { label: 'first page / ceiling (as configured)', value: ratio(first, ceiling), target: 0.6 },
@@ -333,11 +302,15 @@ try {
       { label: 'category + price_asc / first page (as configured)', value: ratio(byCategory, first) },
       { label: 'category + price_asc / first page (cache off)', value: ratio(byCategoryDirect, firstDirect) },
       { label: 'OFFSET at the deep position / first page (cache off)', value: ratio(offset, firstDirect) },
-      ...stock.ratios,
+      ...stock.targets,
     ];
     return { rows, targets, searched, offset };
   }
-  const api = webOnly || stockOnly ? undefined : await benchApi();
+  const api = webOnly
+    ? undefined
+    : stockOnly
+      ? { ...(await benchStockSide()), searched: undefined, offset: undefined }
+      : await benchApi();
 
   let web: WebBenchFigures | undefined;
   if (!args['skip-web'] && !stockOnly) {
@@ -363,7 +336,7 @@ try {
   const lines = [
     '',
     `Catalogue: ${productCount.toLocaleString('en')} products (${active.toLocaleString('en')} active). Load: ${loadRate}.`,
-    `autocannon: ${connections} connections, ${duration} s per scenario after a 2 s warm-up; Node ${process.version}, ${(await import('node:os')).cpus().length} cores.`,
+    `autocannon: ${connections} connections, ${duration} s per scenario after a 2 s warm-up; Node ${process.version}, ${cpus().length} cores.`,
     '',
     '| scenario | req/s | p50 ms | p99 ms | errors |',
     '| --- | ---: | ---: | ---: | ---: |',
@@ -390,8 +363,7 @@ try {
     ...targets.map((t) => `| ${t.label} | ${t.value.toFixed(t.value < 0.01 ? 4 : 2)} | ${targetText(t)} |`),
     '',
   ];
-  // --stock-only printed its own report above.
-  if (!stockOnly) console.log(lines.join('\n'));
+  console.log(lines.join('\n'));
   // The OFFSET baseline may time out: that is its point, not a failure of the figures.
   if (rows2.some((r) => r !== api?.offset && r.errors > 0) || searched?.some((r) => r.errors > 0)) {
     console.error('Some requests failed: the figures above are not valid.');

@@ -90,8 +90,8 @@ async function api(
 
 export async function benchStock(options: {
   apiUrl: string;
-  /** The same API with STOCK_COALESCE=off: measured too when given, without a target. */
-  apiUrlUncoalesced?: string;
+  /** The same API with STOCK_COALESCE=off: measured too, without a target. */
+  apiUrlUncoalesced: string;
   apiKey: string;
   apiKeyId: number;
   databaseUrl: string;
@@ -130,7 +130,7 @@ export async function benchStock(options: {
       ['one hot product', hot],
     ] as const) {
       await api(options.apiUrl, options.apiKey, clients, 2, pick, COALESCED);
-      if (uncoalescedUrl) await api(uncoalescedUrl, options.apiKey, clients, 2, pick, UNCOALESCED);
+      await api(uncoalescedUrl, options.apiKey, clients, 2, pick, UNCOALESCED);
       await raw(options.databaseUrl, options.poolSize, clients, 2, pick, options.apiKeyId);
       const since = await lastMovement();
       const throughApi: Awaited<ReturnType<typeof api>>[] = [];
@@ -141,10 +141,10 @@ export async function benchStock(options: {
       const measureRaw = async () =>
         ceiling.push(await raw(options.databaseUrl, options.poolSize, clients, share, pick, options.apiKeyId));
       const measureUncoalesced = async () =>
-        uncoalesced.push(await api(uncoalescedUrl!, options.apiKey, clients, share, pick, UNCOALESCED));
+        uncoalesced.push(await api(uncoalescedUrl, options.apiKey, clients, share, pick, UNCOALESCED));
       // ABBA order (ABC CBA with the uncoalesced API): a disturbance that drifts in (a checkpoint's
       // full-page writes) falls on each.
-      const order = uncoalescedUrl ? [measureApi, measureRaw, measureUncoalesced] : [measureApi, measureRaw];
+      const order = [measureApi, measureRaw, measureUncoalesced];
       for (let round = 0; round < rounds; round++) {
         for (const measure of round % 2 === 0 ? order : [...order].reverse()) await measure();
       }
@@ -164,7 +164,7 @@ export async function benchStock(options: {
       const rates = (measured: { rps?: number; tps?: number }[]) =>
         measured.map((m) => Math.round(m.rps ?? m.tps ?? 0)).join(', ');
       options.log(
-        `  stock, ${name}: API ${rates(throughApi)}/s; raw ${rates(ceiling)}/s${uncoalescedUrl ? `; API uncoalesced ${rates(uncoalesced)}/s` : ''} (${rounds} alternating rounds of ${share} s)`,
+        `  stock, ${name}: API ${rates(throughApi)}/s; raw ${rates(ceiling)}/s; API uncoalesced ${rates(uncoalesced)}/s (${rounds} alternating rounds of ${share} s)`,
       );
       options.log(
         `  stock, ${name}: the coalescing API wrote ${shared.rows.toLocaleString('en')} ledger rows in ${shared.statements.toLocaleString('en')} statements (${(shared.rows / Math.max(1, shared.statements)).toFixed(1)} a statement)`,
@@ -174,14 +174,12 @@ export async function benchStock(options: {
         value: apiFigures.rps / rawFigures.rps,
         target: 0.7,
       });
-      if (uncoalescedUrl) {
-        const uncoalescedFigures = combined(uncoalesced.map((m) => ({ ...m, rate: m.rps })));
-        rows.push({ label: `stock adjustment via the API, STOCK_COALESCE=off, ${name}`, ...uncoalescedFigures });
-        ratios.push({
-          label: `stock adjustments API with STOCK_COALESCE=off / raw SQL, ${name}`,
-          value: uncoalescedFigures.rps / rawFigures.rps,
-        });
-      }
+      const uncoalescedFigures = combined(uncoalesced.map((m) => ({ ...m, rate: m.rps })));
+      rows.push({ label: `stock adjustment via the API, STOCK_COALESCE=off, ${name}`, ...uncoalescedFigures });
+      ratios.push({
+        label: `stock adjustments API with STOCK_COALESCE=off / raw SQL, ${name}`,
+        value: uncoalescedFigures.rps / rawFigures.rps,
+      });
     }
   } finally {
     await ledger.end();
