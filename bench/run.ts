@@ -8,6 +8,7 @@
  *                    [--skip-web | --web-only] [--data-dir .bench-data]
  *   npm run bench -- --soak [--soak-seconds 600] [--soak-rate N] [--connections 16] [--data-dir .bench-data]
  *   npm run bench -- --stock-only [--reuse] [--duration 10] [--products 1000000] [--data-dir .bench-data]
+ *   npm run bench -- --search-only [--reuse] [--products 1000000] [--data-dir .bench-data]
  *
  * After search, the storefront (bench/web.ts): its server-rendered listing page under load against
  * the API's answer to the same query, and its bytes on the wire at 10,000 products and at
@@ -20,6 +21,8 @@
  * --stock-only measures stock adjustments alone (bench/stock.ts): the API as configured (coalescing
  * concurrent adjustments), the same API in a second process with STOCK_COALESCE=off, and the raw
  * SQL ceiling, side by side, then prints their rows and ratios.
+ * --search-only measures search alone (bench/search.ts): the API's p50 and p95 over the query mix
+ * beside the naive baseline, from four clients and from one.
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -54,16 +57,19 @@ const { values: args } = parseArgs({
     'soak-seconds': { type: 'string', default: '600' },
     'soak-rate': { type: 'string' },
     'stock-only': { type: 'boolean', default: false },
+    'search-only': { type: 'boolean', default: false },
   },
 });
 if (args['skip-web'] && args['web-only']) throw new Error('--skip-web and --web-only exclude each other');
 const webOnly = args['web-only'];
 const stockOnly = args['stock-only'];
-if (stockOnly && (webOnly || args.soak)) throw new Error('--stock-only excludes --web-only and --soak');
+const searchOnly = args['search-only'];
+if ([webOnly, stockOnly, searchOnly, args.soak].filter(Boolean).length > 1)
+  throw new Error('--web-only, --stock-only, --search-only and --soak exclude each other');
 const productCount = Number(args.products ?? 1_000_000);
 const duration = Number(args.duration);
 const connections = Number(args.connections);
-const importRows = webOnly || stockOnly ? 0 : Number(args['import-rows']);
+const importRows = webOnly || stockOnly || searchOnly ? 0 : Number(args['import-rows']);
 const dataDir = resolvePath(root, args['data-dir']);
 
 const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -204,6 +210,12 @@ try {
     return { rows: stock.rows.map((r) => ({ ...r, name: r.label })), targets: stock.ratios };
   }
 
+  /** Search (bench/search.ts), through the API with the response cache off: a repeated query must not come from memory. */
+  async function benchSearchSide() {
+    log('Measuring search');
+    return benchSearch({ apiUrl: urls.uncached, databaseUrl: url });
+  }
+
   const active = Number(
     (
       (await (await fetch(`${urls.api}/v1/categories`)).json()) as { data: { depth: number; product_count: number }[] }
@@ -287,9 +299,7 @@ try {
 
     const stock = await benchStockSide();
 
-    log('Measuring search');
-    // Through the API with the response cache off: a repeated query must not come from memory.
-    const searched = await benchSearch({ apiUrl: urls.uncached, databaseUrl: url });
+    const searched = await benchSearchSide();
     const rows = [ceiling, ...cached, ...direct, offset, ...stock.rows];
     const ratio = (a: Measured, b: Measured) => a.rps / b.rps;
     const targets: Target[] = [
@@ -310,10 +320,12 @@ try {
     ? undefined
     : stockOnly
       ? { ...(await benchStockSide()), searched: undefined, offset: undefined }
-      : await benchApi();
+      : searchOnly
+        ? { rows: [], targets: [], searched: await benchSearchSide(), offset: undefined }
+        : await benchApi();
 
   let web: WebBenchFigures | undefined;
-  if (!args['skip-web'] && !stockOnly) {
+  if (!args['skip-web'] && !stockOnly && !searchOnly) {
     log('Measuring the storefront');
     web = await benchWeb({ server, apiUrl: urls.api, products: productCount, duration, connections, log });
   }
@@ -353,6 +365,16 @@ try {
           ),
           '',
           `Search p95 with facets: ${searched[0]!.p95.toFixed(1)} ms (target ≤ 50 ${searched[0]!.p95 <= 50 ? '✓' : '✗ missed'}); the naive baseline's: ${searched[1]!.p95.toFixed(1)} ms.`,
+          '',
+          ...searched
+            .filter((r) => r.label.startsWith('GET'))
+            .map(
+              (r) =>
+                `Slowest queries, median ms (${r.label.replace(/^.*?, (\d+ clients?).*$/, '$1')}): ${r.byQuery
+                  .slice(0, 6)
+                  .map((q) => `${q.query} ${q.median.toFixed(1)}`)
+                  .join(', ')}.`,
+            ),
           '',
         ]
       : []),

@@ -35,12 +35,15 @@ export interface SearchFigures {
   p95: number;
   requests: number;
   errors: number;
+  /** Each query's median latency (ms), slowest first. */
+  byQuery: { query: string; median: number }[];
 }
 
 const percentile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
 async function timed(clients: number, rounds: number, run: (query: string) => Promise<boolean>) {
   const latencies: number[] = [];
+  const byQuery = new Map<string, number[]>();
   let errors = 0;
   const queue = Array.from({ length: rounds }, () => QUERY_MIX).flat();
   await Promise.all(
@@ -48,13 +51,29 @@ async function timed(clients: number, rounds: number, run: (query: string) => Pr
       for (let query = queue.shift(); query !== undefined; query = queue.shift()) {
         const started = performance.now();
         const ok = await run(query).catch(() => false);
-        if (ok) latencies.push(performance.now() - started);
-        else errors += 1;
+        const ms = performance.now() - started;
+        if (ok) {
+          latencies.push(ms);
+          byQuery.set(query, [...(byQuery.get(query) ?? []), ms]);
+        } else errors += 1;
       }
     }),
   );
   latencies.sort((a, b) => a - b);
-  return { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95), requests: latencies.length, errors };
+  const medians = [...byQuery].map(([query, times]) => ({
+    query,
+    median: percentile(
+      times.sort((a, b) => a - b),
+      0.5,
+    ),
+  }));
+  return {
+    p50: percentile(latencies, 0.5),
+    p95: percentile(latencies, 0.95),
+    requests: latencies.length,
+    errors,
+    byQuery: medians.sort((a, b) => b.median - a.median),
+  };
 }
 
 const NAIVE = `
