@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import type { Database } from '../src/db/database.ts';
+import { BAND_BOUNDS, bucketOf, MATCH_CAP, priceKeys, rowPriceKeys, SAMPLE_RATE } from '../src/search/pg-engine.ts';
 import { seedCatalogue } from '../src/seed/load.ts';
 import { testApp, testDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
@@ -169,6 +170,58 @@ describe('search (PostgreSQL engine)', () => {
     expect((await search('q=cafetiere&category=sports-outdoors')).json().total.value).toBe(0);
   });
 
+  it('filters by any price range exactly, found by price keys (the same keys in SQL and here)', async () => {
+    // The price keys in the database (migrations/0008) are the engine's: at every bound, either side.
+    const amounts = [0, 1, ...BAND_BOUNDS.flatMap((b) => [b - 1, b, b + 1]), 2_000_000];
+    const { rows: keyed } = await database.pool.query<{ keys: string[] }>(
+      'SELECT product_price_keys(a) AS keys FROM unnest($1::int[]) WITH ORDINALITY AS t(a, n) ORDER BY n',
+      [amounts],
+    );
+    expect(keyed.map((r) => r.keys)).toEqual(amounts.map((a) => rowPriceKeys(a)));
+    // Every search row carries its price keys after its category, the other keys where the facets
+    // read them.
+    const { rows: misplaced } = await database.pool.query(
+      `SELECT s.id FROM product_search s
+        WHERE s.filter_keys[2:9] <> product_price_keys(s.price_amount)
+           OR s.filter_keys[cardinality(s.filter_keys) - 1] <> 'p:' || product_price_bucket(s.price_amount)
+           OR NOT starts_with(s.filter_keys[1], 'c:') OR NOT starts_with(s.filter_keys[cardinality(s.filter_keys)], 's:')`,
+    );
+    expect(misplaced).toEqual([]);
+
+    // Every hit of a word, then each range against them: bounds on and off the bucket and band edges.
+    const all = async (query: string) => {
+      const hits: { sku: string; price: { amount: number } }[] = [];
+      for (let page = 1; ; page += 1) {
+        const body = (await search(`${query}&limit=100&page=${page}`)).json();
+        expect(body.total.exact).toBe(true);
+        hits.push(...body.hits);
+        if (page >= body.total_pages) return { hits, total: body.total.value as number };
+      }
+    };
+    const everything = await all('q=kettle');
+    expect(everything.hits).toHaveLength(everything.total);
+    for (const [min, max] of [
+      [undefined, 5_000],
+      [5_000, undefined],
+      [5_000, 5_000],
+      [2_500, 4_999],
+      [1_234, 7_777],
+      [999, 1_001],
+      [0, 100_000],
+      [0, undefined],
+      [4_500, 4_500],
+    ]) {
+      const range = `${min === undefined ? '' : `&min_price=${min}`}${max === undefined ? '' : `&max_price=${max}`}`;
+      const expected = everything.hits
+        .filter((h) => (min === undefined || h.price.amount >= min) && (max === undefined || h.price.amount <= max))
+        .map((h) => h.sku)
+        .sort();
+      const found = await all(`q=kettle${range}`);
+      expect(found.hits.map((h) => h.sku).sort(), range).toEqual(expected);
+      expect(found.total, range).toBe(expected.length);
+    }
+  });
+
   it('finds a product as soon as it is written, and no longer once archived or drafted', async () => {
     const key = (await app.keys.create('fresh', ['catalog:write'])).secret;
     const created = await app.inject({
@@ -253,7 +306,8 @@ describe('search sorted as the listing (PostgreSQL engine)', () => {
   beforeAll(async () => {
     database = await testDatabase();
     tree = await insertTree(database);
-    // More matches than the engine reads (5,000): sorted pages then walk the listing's index.
+    // More matches than a sorted search reads and sorts (READ_SORTED_MAX, 5,000): pages walk the
+    // listing's index.
     const rows = Array.from({ length: 5_300 }, (_, i) =>
       productRow({
         categoryId: i % 10 === 0 ? tree.hiking : tree.running,
@@ -348,5 +402,125 @@ describe('search sorted as the listing (PostgreSQL engine)', () => {
         expect(ids.length).toBe(20);
       }
     }
+  });
+});
+
+describe('price keys of a range (the index finds a price filter by them)', () => {
+  const keysOf = (amount: number) => [`p:${bucketOf(amount)}`, ...rowPriceKeys(amount)];
+  const price = fc.integer({ min: 0, max: 3_000_000 });
+
+  it('find every price in the range, and outside it only prices in the bands of its two ends', () => {
+    fc.assert(
+      fc.property(price, price, price, (a, b, amount) => {
+        const [min, max] = a <= b ? [a, b] : [b, a];
+        const keys = priceKeys(min, max);
+        const found = keys === null || keysOf(amount).some((key) => keys.includes(key));
+        const inRange = min <= amount && amount <= max;
+        if (inRange) expect(found).toBe(true);
+        if (found && !inRange) {
+          expect([bucketOf(min, BAND_BOUNDS), bucketOf(max, BAND_BOUNDS)]).toContain(bucketOf(amount, BAND_BOUNDS));
+        }
+        // A bucket covered whole is one key at most; only the two end buckets are cut into bands.
+        expect(keys?.length ?? 0).toBeLessThanOrEqual(6 + 2 * 10);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('take the buckets a range covers whole in one key when it is open: under 50.00 is one key and one band', () => {
+    expect(priceKeys(0, 5_000)).toEqual(['u:3', `f:${bucketOf(5_000, BAND_BOUNDS)}`]);
+    expect(priceKeys(5_000, Number.MAX_SAFE_INTEGER)).toEqual(['o:3']);
+    expect(priceKeys(2_500, 4_999)).toEqual(['p:2']);
+    expect(priceKeys(1_000, 9_999)).toEqual(['p:1', 'p:2', 'p:3']);
+    expect(priceKeys(100_000, Number.MAX_SAFE_INTEGER)).toEqual(['o:7']);
+    expect(priceKeys(0, Number.MAX_SAFE_INTEGER)).toBeNull();
+    expect(rowPriceKeys(4_999)).toEqual([
+      `f:${bucketOf(4_999, BAND_BOUNDS)}`,
+      'o:1',
+      'o:2',
+      'u:3',
+      'u:4',
+      'u:5',
+      'u:6',
+      'u:7',
+    ]);
+  });
+});
+
+describe('search estimates past the cap (PostgreSQL engine)', () => {
+  let database: Database;
+  let app: App;
+  /** Words planted in this many products each: below the cap, just past it, and common. */
+  const PLANTED = { vexil: 800, quintor: 1_300, zorblax: 4_000 };
+
+  beforeAll(async () => {
+    database = await testDatabase();
+    const tree = await insertTree(database);
+    const rows = Object.entries(PLANTED).flatMap(([word, count]) =>
+      Array.from({ length: count }, (_, i) =>
+        productRow({
+          categoryId: i % 3 === 0 ? tree.hiking : tree.kitchen,
+          name: `${word[0]!.toUpperCase()}${word.slice(1)} item ${i}`,
+          brand: ['Acme', 'Borealis', 'Cobalt'][i % 3],
+          priceAmount: 500 + ((i * 7919) % 30_000),
+          stock: i % 5,
+        }),
+      ),
+    );
+    for (let i = 0; i < rows.length; i += 1_000) await insertProducts(database, rows.slice(i, i + 1_000));
+    await database.pool.query('ANALYZE; REFRESH MATERIALIZED VIEW search_words');
+    app = await testApp(database);
+  });
+
+  const search = async (query: string) => {
+    const response = await app.inject({ url: `/v1/search?${query}` });
+    expect(response.statusCode, query).toBe(200);
+    return response.json();
+  };
+  const sampled = async (word: string) =>
+    (
+      await database.pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM product_search_sample WHERE doc @@ to_tsquery('catalog', $1)`,
+        [word],
+      )
+    ).rows[0]!.n;
+
+  it('counts exactly up to the cap', async () => {
+    const body = await search('q=vexil');
+    expect(PLANTED.vexil).toBeLessThanOrEqual(MATCH_CAP);
+    expect(body.total).toEqual({ value: PLANTED.vexil, exact: true });
+    expect(body.facets.exact).toBe(true);
+    expect(body.facets.availability.in_stock + body.facets.availability.out_of_stock).toBe(PLANTED.vexil);
+    expect(body.facets.availability.out_of_stock).toBe(PLANTED.vexil / 5);
+  });
+
+  it('estimates past the cap from the sample, says so, and scales the facets to the estimate', async () => {
+    for (const word of ['quintor', 'zorblax'] as const) {
+      const body = await search(`q=${word}`);
+      const truth = PLANTED[word];
+      expect(body.total.exact, word).toBe(false);
+      expect(body.facets.exact, word).toBe(false);
+      // The sample's count, scaled (or the matches read, when more): within a quarter of the truth.
+      expect(body.total.value, word).toBe(Math.max(MATCH_CAP + 1, (await sampled(word)) * SAMPLE_RATE));
+      expect(Math.abs(body.total.value - truth) / truth, word).toBeLessThan(0.25);
+      const { in_stock, out_of_stock } = body.facets.availability;
+      expect(Math.abs(in_stock + out_of_stock - body.total.value) / body.total.value, word).toBeLessThan(0.05);
+      // One product in five is out of stock: so in the estimate, within sampling error.
+      expect(Math.abs(out_of_stock / (in_stock + out_of_stock) - 0.2), word).toBeLessThan(0.06);
+      // Estimated counts show two significant figures.
+      for (const facet of body.facets.brand)
+        expect(facet.count % 10 ** Math.max(0, String(facet.count).length - 2)).toBe(0);
+      expect(body.hits).toHaveLength(24);
+      expect(body.hits.every((h: { name: string }) => h.name.toLowerCase().startsWith(word))).toBe(true);
+    }
+  });
+
+  it('counts exactly again when a filter leaves few matches of a common word', async () => {
+    const body = await search('q=zorblax&max_price=1000');
+    const { rows } = await database.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM products WHERE name LIKE 'Zorblax %' AND price_amount <= 1000`,
+    );
+    expect(rows[0]!.n).toBeGreaterThan(0);
+    expect(body.total).toEqual({ value: rows[0]!.n, exact: true });
   });
 });

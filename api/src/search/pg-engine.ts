@@ -4,8 +4,11 @@ import type { CategoryTree } from '../catalogue/category-tree.ts';
 import type { SearchHit, SearchSort } from './schemas.ts';
 import { buildQuery, HEADLINE_OPTIONS, markHtml, queryTerms, type BuiltQuery, type TermAnalysis } from './terms.ts';
 
-/** Matches read per search: below, every count is exact; above, a sample scaled to the estimate. */
-export const MATCH_CAP = 5_000;
+/**
+ * Matches read per search: below, every count is exact; above, a sample scaled to the estimate.
+ * Reading a match costs about 4 µs (its row, its rank, its facets): 1,000 take 4 ms.
+ */
+export const MATCH_CAP = 1_000;
 /** One product in this many is in the sample (product_search_sample, migrations/0007). */
 export const SAMPLE_RATE = 16;
 /** The other partitions of product_search (migrations/0007). */
@@ -15,14 +18,17 @@ const REST_PARTITIONS = [
   'product_search_rest_2',
   'product_search_rest_1',
 ];
-/** Matches read in the sample at most: a common word's hits, facets and total come from them. */
-const SAMPLE_CAP = 1_000;
 /**
- * Matches in the sample from which a word is common (more than MATCH_CAP matches in all): 420
- * project to 6,720, and a word in 5,000 products has 312 ± 17 in the sample (6 standard
+ * Matches read in the sample at most: a common word's hits, facets and total come from them (a
+ * share of 10% among them is known within ±1.3 points).
+ */
+const SAMPLE_CAP = 500;
+/**
+ * Matches in the sample from which a word is common (more than MATCH_CAP matches in all): 109
+ * project to 1,744, and a word in 1,000 products has 62.5 ± 7.7 in the sample (6 standard
  * deviations below).
  */
-const COMMON_SAMPLE = 420;
+const COMMON_SAMPLE = 109;
 /** Title matches (name, brand, category) read on top when the cap is reached, so they rank first. */
 const TITLE_CAP = 2_000;
 /** ... when the matches read hold fewer title matches than this (the longest page). */
@@ -35,6 +41,20 @@ const RARITY_CAP = 1_000;
 export const MAX_TOTAL_HITS = 1_000;
 /** Price buckets, in minor units: the same bounds as product_price_bucket() in migrations/0005. */
 export const PRICE_BOUNDS = [1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000];
+/**
+ * Fine price bands, the keys a price range is found by at its ends: each bucket cut in ten, and
+ * four more above the last. The same bounds as product_price_band() in migrations/0008.
+ */
+export const BAND_BOUNDS = [
+  ...PRICE_BOUNDS.flatMap((bound, i) => {
+    const from = i === 0 ? 0 : PRICE_BOUNDS[i - 1]!;
+    return Array.from({ length: 10 }, (_, step) => from + ((bound - from) * (step + 1)) / 10);
+  }),
+  150_000,
+  200_000,
+  500_000,
+  1_000_000,
+];
 
 export interface SearchRequest {
   q: string;
@@ -123,11 +143,9 @@ function filtersOf(request: SearchRequest, first: number): Filters {
   if (required.length > 0) where.push(`s.filter_keys @> ${param(required)}::text[]`);
   if (request.brands?.length) where.push(`s.filter_keys && ${param(request.brands.map((b) => `b:${b}`))}::text[]`);
   if (request.minPrice !== undefined || request.maxPrice !== undefined) {
-    // The buckets the range touches, found in the index; then the exact range.
-    const low = bucketOf(request.minPrice ?? 0);
-    const high = bucketOf(request.maxPrice ?? Number.MAX_SAFE_INTEGER);
-    const buckets = Array.from({ length: high - low + 1 }, (_, i) => `p:${low + i}`);
-    where.push(`s.filter_keys && ${param(buckets)}::text[]`);
+    // The range's keys, found in the index (none for every price); then the exact range.
+    const keys = priceKeys(request.minPrice ?? 0, request.maxPrice ?? Number.MAX_SAFE_INTEGER);
+    if (keys !== null) where.push(`s.filter_keys && ${param(keys)}::text[]`);
     if (request.minPrice !== undefined) where.push(`s.price_amount >= ${param(request.minPrice)}`);
     if (request.maxPrice !== undefined) where.push(`s.price_amount <= ${param(request.maxPrice)}`);
   }
@@ -168,11 +186,59 @@ const WALK_BUDGET = 10_000;
 const WALK_ROWS_PER_HIT = 20;
 /** Up to this many matches (estimated), a search by price reads and sorts them all (~2.5 µs each). */
 const READ_BY_PRICE_MAX = 50_000;
+/** Up to this many matches (counted or estimated), a sorted search reads and sorts them all. */
+const READ_SORTED_MAX = 5_000;
 
-export function bucketOf(amount: number): number {
+/** The bucket (or band, with BAND_BOUNDS) of an amount: as width_bucket() in SQL. */
+export function bucketOf(amount: number, bounds: readonly number[] = PRICE_BOUNDS): number {
   let bucket = 0;
-  while (bucket < PRICE_BOUNDS.length && amount >= PRICE_BOUNDS[bucket]!) bucket += 1;
+  while (bucket < bounds.length && amount >= bounds[bucket]!) bucket += 1;
   return bucket;
+}
+
+/**
+ * A product's price keys beside its bucket (product_price_keys(), migrations/0008): its band, and
+ * for each bound between buckets, which side of it the price is (`u:<k>`: below bucket k, `o:<k>`:
+ * in bucket k or above).
+ */
+export function rowPriceKeys(amount: number): string[] {
+  const bucket = bucketOf(amount);
+  return [
+    `f:${bucketOf(amount, BAND_BOUNDS)}`,
+    ...PRICE_BOUNDS.map((_, i) => `${bucket < i + 1 ? 'u' : 'o'}:${i + 1}`),
+  ];
+}
+
+/**
+ * The filter keys that find the products priced from `min` to `max` (inclusive), or null for every
+ * price: the buckets the range covers whole in one key when the range is open on one side (`u:3`
+ * under 50.00, `o:3` from 50.00: the index walks one posting list beside the words' rather than
+ * three), one key each otherwise (`p:`), and the bands of the buckets it covers in part (`f:`), so
+ * that the rows read outside the range are those of its two end bands at most (`max_price=5000`:
+ * the band from 50.00 to 54.99, not the bucket up to 99.99). A bucket is ten bands.
+ */
+export function priceKeys(min: number, max: number): string[] | null {
+  const from = (bucket: number) => (bucket === 0 ? 0 : PRICE_BOUNDS[bucket - 1]!);
+  // The last bucket has no end: only a range without a maximum covers it whole.
+  const to = (bucket: number) => PRICE_BOUNDS[bucket] ?? Number.MAX_SAFE_INTEGER + 1;
+  const covered: number[] = [];
+  const bands: string[] = [];
+  for (let bucket = bucketOf(min); bucket <= bucketOf(max); bucket += 1) {
+    if (min <= from(bucket) && max >= to(bucket) - 1) {
+      covered.push(bucket);
+      continue;
+    }
+    const last = bucketOf(Math.min(max, to(bucket) - 1), BAND_BOUNDS);
+    for (let band = bucketOf(Math.max(min, from(bucket)), BAND_BOUNDS); band <= last; band += 1)
+      bands.push(`f:${band}`);
+  }
+  // Only the first and the last bucket can be covered in part: the others are contiguous.
+  const [first, last] = [covered[0], covered.at(-1)];
+  if (first === undefined || last === undefined) return bands;
+  if (first === 0 && last === PRICE_BOUNDS.length) return null;
+  if (first === 0) return [`u:${last + 1}`, ...bands];
+  if (last === PRICE_BOUNDS.length) return [`o:${first}`, ...bands];
+  return [...covered.map((bucket) => `p:${bucket}`), ...bands];
 }
 
 /** A hit as both engines read it from products (the page's rows), its name marked as HTML apart. */
@@ -219,12 +285,12 @@ interface SearchRow {
  *
  * The second reads the sample first (product_search_sample: a fixed one in SAMPLE_RATE products,
  * by a hash of the id, with its own GIN index), at most SAMPLE_CAP matches. When they project
- * well past MATCH_CAP (COMMON_SAMPLE of them: 5,000 matches would give 312 ± 17), the word is
+ * well past MATCH_CAP (COMMON_SAMPLE of them: 1,000 matches would give 62.5 ± 7.7), the word is
  * common: hits, facets and total come from the sample alone, scaled, and say they are
  * estimates. A word found in 400,000 products then costs what one found in 25,000 does, and
  * every common word reads the same small, cached partition. Otherwise the whole catalogue is
  * read, up to MATCH_CAP + 1 matches: below the cap every count is exact; above (a word in
- * 5,000 to 6,700 products), the sample's count gives the total.
+ * 1,000 to 1,700 products), the sample's count gives the total.
  */
 export class PgSearch {
   readonly #pool: pg.Pool;
@@ -283,7 +349,12 @@ export class PgSearch {
     const exact = total === result.matched && result.matched <= MATCH_CAP;
     const scale = exact ? 1 : total / Math.max(1, result.matched);
     if (request.sort && request.sort !== 'relevance' && total > 0) {
-      result.hits = await this.#sorted(request, relaxed ? buildQuery(analysed, { any: true }) : all, total, exact);
+      result.hits = await this.#sorted(
+        request,
+        relaxed ? buildQuery(analysed, { any: true }) : all,
+        total,
+        total <= READ_SORTED_MAX,
+      );
     }
     const facets = new Map(
       Object.entries(result.facets ?? {}).map(([key, count]) => [key, exact ? count : roughly(count * scale)]),
@@ -390,10 +461,11 @@ export class PgSearch {
          ORDER BY c.after, in_title DESC, whole DESC, rarity ASC NULLS LAST, rank DESC, c.id
          LIMIT ${pageLimit} OFFSET ${pageOffset}
       ),
-      -- Facet counts: a product's keys are its category and that category's ancestors, its brand
-      -- (if any), its price bucket and its stock, in that order (product_search_rows()). One
-      -- pass counts the category, the brand, the bucket and the stock by position; each category
-      -- then adds its count to its ancestors (the path of one of its products).
+      -- Facet counts: a product's keys are its category, its price keys, that category's
+      -- ancestors, its brand (if any), its price bucket and its stock, in that order
+      -- (product_search_rows(), migrations/0008). One pass counts the category, the brand, the
+      -- bucket and the stock by position; each category then adds its count to its ancestors
+      -- (the path of one of its products).
       grouped AS (
         SELECT m.filter_keys[1] AS own, m.filter_keys[cardinality(m.filter_keys) - 2] AS brand,
                m.filter_keys[cardinality(m.filter_keys) - 1] AS price, m.filter_keys[cardinality(m.filter_keys)] AS stock,
@@ -428,10 +500,10 @@ export class PgSearch {
   }
 
   /**
-   * A page of the matches in one of the listing's orders. Up to the cap, the matches are all read
-   * and sorted. Past it, the products are first walked in that order on its index, each checked
-   * against the query (one lookup by id, ~10 µs): a word in 1 product out of 200 or more fills a
-   * page of 24 within a few thousand rows, and the more products match, the sooner. But the walk
+   * A page of the matches in one of the listing's orders. Up to READ_SORTED_MAX matches, they are
+   * all read and sorted. Past it, the products are first walked in that order on its index, each
+   * checked against the query (one lookup by id, ~10 µs): a word in 1 product out of 200 or more
+   * fills a page of 24 within a few thousand rows, and the more products match, the sooner. The walk
    * reads at most WALK_BUDGET rows: when the matches sit far along the order (the cheapest
    * products are not shoes: "shoe" by price walked 600,000 rows, 6 s), every match is read and
    * sorted instead, which costs what the matches number. By price, that read needs no product row
@@ -443,7 +515,8 @@ export class PgSearch {
     request: SearchRequest,
     query: BuiltQuery,
     total: number,
-    allRead: boolean,
+    /** Few enough matches (READ_SORTED_MAX) to read and sort them all, without a walk. */
+    few: boolean,
   ): Promise<SearchRow['hits']> {
     // The headline's parameters only with a query to mark: PostgreSQL refuses a statement with a
     // parameter it uses nowhere (it cannot tell its type).
@@ -472,7 +545,7 @@ export class PgSearch {
         })
       ).rows;
     const byPrice = SEARCH_ORDERS[sort];
-    if (!allRead && !(byPrice && total <= READ_BY_PRICE_MAX)) {
+    if (!few && !(byPrice && total <= READ_BY_PRICE_MAX)) {
       // The check is a correlated subquery, so that it stays a lookup per product read in order
       // (as a join, the plan could read every match first, which is what the walk avoids).
       const walked = await run(

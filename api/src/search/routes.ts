@@ -6,6 +6,7 @@ import type { Fallback } from './meili/engine.ts';
 import {
   bucketOf,
   categoryFacets,
+  MATCH_CAP,
   MAX_TOTAL_HITS,
   PgSearch,
   PRICE_BOUNDS,
@@ -54,7 +55,8 @@ export const searchRoutes: FastifyPluginAsyncTypebox<{ pool: pg.Pool; primary: p
         tags: ['catalogue'],
         summary: 'Search active products, with facet counts',
         description:
-          'Relevance first: products with every word in their name, brand or category, then whole-word matches, then by weight (name > brand > category > description). Accents are ignored, the last word also matches the start of a word of a name, brand or category, and a mistyped word is corrected. With no product having every word, products with some of them (`query.relaxed`). Up to 5,000 matches, total and facet counts are exact; beyond, estimates (`total.exact`, `facets.exact`).',
+          'Relevance first: products with every word in their name, brand or category, then whole-word matches, then by weight (name > brand > category > description). Accents are ignored, the last word also matches the start of a word of a name, brand or category, and a mistyped word is corrected. With no product having every word, products with some of them (`query.relaxed`). ' +
+          `Up to ${MATCH_CAP.toLocaleString('en')} matches, total and facet counts are exact; beyond, estimates (\`total.exact\`, \`facets.exact\`).`,
         querystring: SearchQuery,
         response: { 200: SearchResults, ...problemResponses(400) },
       },

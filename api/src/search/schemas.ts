@@ -1,6 +1,8 @@
 import { Type, type Static } from 'typebox';
 import { ListProductsQuery, ProductSummary } from '../catalogue/schemas.ts';
-import { MAX_TOTAL_HITS } from './pg-engine.ts';
+import { MATCH_CAP, MAX_TOTAL_HITS, SAMPLE_RATE } from './pg-engine.ts';
+
+const cap = MATCH_CAP.toLocaleString('en');
 
 /** The listing's sorts (less `updated`, which serves incremental sync), after relevance. */
 export const SEARCH_SORTS = ['relevance', 'newest', 'price_asc', 'price_desc', 'name_asc'] as const;
@@ -72,7 +74,7 @@ export const SearchResults = Type.Object(
     limit: Type.Integer({ minimum: 1 }),
     total: Type.Object({
       value: Type.Integer({ minimum: 0 }),
-      exact: Type.Boolean({ description: 'False: an estimate (more than 5,000 matches).' }),
+      exact: Type.Boolean({ description: `False: an estimate (more than ${cap} matches).` }),
     }),
     total_pages: Type.Integer({
       minimum: 0,
@@ -80,7 +82,9 @@ export const SearchResults = Type.Object(
     }),
     facets: Type.Object(
       {
-        exact: Type.Boolean({ description: 'False: counted over the first 5,000 matches and scaled (estimates).' }),
+        exact: Type.Boolean({
+          description: `False: counted over a share of the matches (1 in ${SAMPLE_RATE}, or the first ${cap}) and scaled (estimates).`,
+        }),
         category: Type.Array(Type.Object({ slug: Type.String(), name: Type.String(), count: FacetCount }), {
           description: 'The categories one level below the chosen one (or the departments).',
         }),

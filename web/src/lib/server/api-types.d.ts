@@ -85,7 +85,7 @@ export interface paths {
         };
         /**
          * Search active products, with facet counts
-         * @description Relevance first: products with every word in their name, brand or category, then whole-word matches, then by weight (name > brand > category > description). Accents are ignored, the last word also matches the start of a word of a name, brand or category, and a mistyped word is corrected. With no product having every word, products with some of them (`query.relaxed`). Up to 5,000 matches, total and facet counts are exact; beyond, estimates (`total.exact`, `facets.exact`).
+         * @description Relevance first: products with every word in their name, brand or category, then whole-word matches, then by weight (name > brand > category > description). Accents are ignored, the last word also matches the start of a word of a name, brand or category, and a mistyped word is corrected. With no product having every word, products with some of them (`query.relaxed`). Up to 1,000 matches, total and facet counts are exact; beyond, estimates (`total.exact`, `facets.exact`).
          */
         get: operations["searchProducts"];
         put?: never;
@@ -600,14 +600,14 @@ export interface components {
             limit: number;
             total: {
                 value: number;
-                /** @description False: an estimate (more than 5,000 matches). */
+                /** @description False: an estimate (more than 1,000 matches). */
                 exact: boolean;
             };
             /** @description Pages reachable: relevance pages stop at 1000 hits. */
             total_pages: number;
             /** @description Counts over the hits the filters keep. */
             facets: {
-                /** @description False: counted over the first 5,000 matches and scaled (estimates). */
+                /** @description False: counted over a share of the matches (1 in 16, or the first 1,000) and scaled (estimates). */
                 exact: boolean;
                 /** @description The categories one level below the chosen one (or the departments). */
                 category: {
