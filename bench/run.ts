@@ -210,7 +210,10 @@ try {
     return { rows: stock.rows.map((r) => ({ ...r, name: r.label })), targets: stock.ratios };
   }
 
-  /** Search (bench/search.ts), through the API with the response cache off: a repeated query must not come from memory. */
+  /**
+   * Search (bench/search.ts), through the API with the response cache off: a repeated query must
+   * not come from memory.
+   */
   async function benchSearchSide() {
     // What the stock scenarios wrote (some 150,000 row versions in products and as many ledger
     // rows) is vacuumed and written out first, as after the load: search is measured beside no
