@@ -228,8 +228,12 @@ describe('shutdown under load (the server process, embedded PostgreSQL, indexer)
     expect(inFlight.filter((o) => o.status >= 200 && o.status < 300).length).toBeGreaterThan(0);
     // After it: a request on a connection the server still had open is answered (closing that
     // connection once the shutdown has begun; one sent before the process saw the signal is simply
-    // served); a new connection is refused. Never a reset, never a server error.
-    const clean = (o: Outcome) => o.error === 'ECONNREFUSED' || (o.status > 0 && o.status < 500);
+    // served); a new connection is refused. Never a reset on a connection the server accepted,
+    // never a server error. A new connection may be reset rather than refused: one the kernel had
+    // completed in the listener's backlog, never accepted, is reset when the listener closes (a
+    // fresh-clone run saw one, 10 ms after it connected); its request was never read.
+    const refused = (o: Outcome) => o.error === 'ECONNREFUSED' || (o.kind === 'new' && o.error === 'ECONNRESET');
+    const clean = (o: Outcome) => refused(o) || (o.status > 0 && o.status < 500);
     expect(after.filter((o) => !clean(o))).toEqual([]);
     expect(after.filter((o) => o.error === 'ECONNREFUSED').length).toBeGreaterThan(0);
     // The embedded PostgreSQL stopped with the API.
