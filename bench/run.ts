@@ -115,7 +115,7 @@ if (!args.reuse) await rm(dataDir, { recursive: true, force: true });
 log(`PostgreSQL: starting the embedded server in ${dataDir}`);
 const server = await startEmbeddedPostgres({ dataDir });
 let child: ReturnType<typeof spawn> | undefined;
-/** The API started with STOCK_COALESCE=off (--stock-only). */
+/** The API started with STOCK_COALESCE=off for the stock scenarios (benchStockSide). */
 let uncoalescedChild: ReturnType<typeof spawn> | undefined;
 async function stop(running: ReturnType<typeof spawn> | undefined) {
   if (running && running.exitCode === null) {

@@ -5,8 +5,8 @@
  * many concurrent workers, one statement per adjustment.
  * Both on random products and on one hot product, whose row lock serialises every change.
  * The API as configured coalesces concurrent adjustments into shared statements (group commit,
- * api/src/stock/coalescer.ts); given `apiUrlUncoalesced` (a second API process started with
- * STOCK_COALESCE=off), the same load through it is measured too, as a row without a target.
+ * api/src/stock/coalescer.ts); the same load through `apiUrlUncoalesced` (a second API process
+ * started with STOCK_COALESCE=off) is measured too, as a row without a target.
  */
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -105,7 +105,6 @@ export async function benchStock(options: {
   const hot = () => 1;
   const rows: StockFigures[] = [];
   const ratios = [];
-  const uncoalescedUrl = options.apiUrlUncoalesced;
   // How many statements the coalescing API's adjustments shared: the rows one transaction wrote
   // share its id (xmin). Read from the ledger rows written after `since`.
   const ledger = new pg.Pool({ connectionString: options.databaseUrl, max: 1 });
@@ -130,7 +129,7 @@ export async function benchStock(options: {
       ['one hot product', hot],
     ] as const) {
       await api(options.apiUrl, options.apiKey, clients, 2, pick, COALESCED);
-      await api(uncoalescedUrl, options.apiKey, clients, 2, pick, UNCOALESCED);
+      await api(options.apiUrlUncoalesced, options.apiKey, clients, 2, pick, UNCOALESCED);
       await raw(options.databaseUrl, options.poolSize, clients, 2, pick, options.apiKeyId);
       const since = await lastMovement();
       const throughApi: Awaited<ReturnType<typeof api>>[] = [];
@@ -141,7 +140,7 @@ export async function benchStock(options: {
       const measureRaw = async () =>
         ceiling.push(await raw(options.databaseUrl, options.poolSize, clients, share, pick, options.apiKeyId));
       const measureUncoalesced = async () =>
-        uncoalesced.push(await api(uncoalescedUrl, options.apiKey, clients, share, pick, UNCOALESCED));
+        uncoalesced.push(await api(options.apiUrlUncoalesced, options.apiKey, clients, share, pick, UNCOALESCED));
       // ABBA order (ABC CBA with the uncoalesced API): a disturbance that drifts in (a checkpoint's
       // full-page writes) falls on each.
       const order = [measureApi, measureRaw, measureUncoalesced];

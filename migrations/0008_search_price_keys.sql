@@ -16,10 +16,13 @@ CREATE FUNCTION product_price_band(amount integer) RETURNS integer LANGUAGE sql 
 --> statement-breakpoint
 CREATE FUNCTION product_price_keys(amount integer) RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE
   RETURN ARRAY['f:' || product_price_band(amount),
-               CASE WHEN amount < 1000 THEN 'u:1' ELSE 'o:1' END, CASE WHEN amount < 2500 THEN 'u:2' ELSE 'o:2' END,
-               CASE WHEN amount < 5000 THEN 'u:3' ELSE 'o:3' END, CASE WHEN amount < 10000 THEN 'u:4' ELSE 'o:4' END,
-               CASE WHEN amount < 25000 THEN 'u:5' ELSE 'o:5' END, CASE WHEN amount < 50000 THEN 'u:6' ELSE 'o:6' END,
-               CASE WHEN amount < 100000 THEN 'u:7' ELSE 'o:7' END];
+               CASE WHEN product_price_bucket(amount) < 1 THEN 'u:1' ELSE 'o:1' END,
+               CASE WHEN product_price_bucket(amount) < 2 THEN 'u:2' ELSE 'o:2' END,
+               CASE WHEN product_price_bucket(amount) < 3 THEN 'u:3' ELSE 'o:3' END,
+               CASE WHEN product_price_bucket(amount) < 4 THEN 'u:4' ELSE 'o:4' END,
+               CASE WHEN product_price_bucket(amount) < 5 THEN 'u:5' ELSE 'o:5' END,
+               CASE WHEN product_price_bucket(amount) < 6 THEN 'u:6' ELSE 'o:6' END,
+               CASE WHEN product_price_bucket(amount) < 7 THEN 'u:7' ELSE 'o:7' END];
 --> statement-breakpoint
 CREATE OR REPLACE FUNCTION product_search_rows(rows products[]) RETURNS SETOF product_search LANGUAGE sql STABLE
   SET search_path FROM CURRENT AS $$

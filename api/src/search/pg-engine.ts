@@ -349,12 +349,7 @@ export class PgSearch {
     const exact = total === result.matched && result.matched <= MATCH_CAP;
     const scale = exact ? 1 : total / Math.max(1, result.matched);
     if (request.sort && request.sort !== 'relevance' && total > 0) {
-      result.hits = await this.#sorted(
-        request,
-        relaxed ? buildQuery(analysed, { any: true }) : all,
-        total,
-        total <= READ_SORTED_MAX,
-      );
+      result.hits = await this.#sorted(request, relaxed ? buildQuery(analysed, { any: true }) : all, total);
     }
     const facets = new Map(
       Object.entries(result.facets ?? {}).map(([key, count]) => [key, exact ? count : roughly(count * scale)]),
@@ -511,13 +506,7 @@ export class PgSearch {
    * it is done at once, without a walk (prices follow categories, which follow words: a walk by
    * price is the likeliest to fail).
    */
-  async #sorted(
-    request: SearchRequest,
-    query: BuiltQuery,
-    total: number,
-    /** Few enough matches (READ_SORTED_MAX) to read and sort them all, without a walk. */
-    few: boolean,
-  ): Promise<SearchRow['hits']> {
+  async #sorted(request: SearchRequest, query: BuiltQuery, total: number): Promise<SearchRow['hits']> {
     // The headline's parameters only with a query to mark: PostgreSQL refuses a statement with a
     // parameter it uses nowhere (it cannot tell its type).
     const values: unknown[] = query.tsquery === null ? [] : [query.tsquery, HEADLINE_OPTIONS];
@@ -545,7 +534,8 @@ export class PgSearch {
         })
       ).rows;
     const byPrice = SEARCH_ORDERS[sort];
-    if (!few && !(byPrice && total <= READ_BY_PRICE_MAX)) {
+    // Few enough matches (counted or estimated) are read and sorted at once, without a walk.
+    if (total > READ_SORTED_MAX && !(byPrice && total <= READ_BY_PRICE_MAX)) {
       // The check is a correlated subquery, so that it stays a lookup per product read in order
       // (as a join, the plan could read every match first, which is what the walk avoids).
       const walked = await run(

@@ -135,6 +135,38 @@ export type AdjustResult =
   /** The stock would go above MAX_STOCK. */
   | { outcome: 'over'; stock: number };
 
+/** An applied adjustment's answer: the product's new stock and version, and its ledger row. */
+function applied(
+  productId: number,
+  delta: number,
+  reason: string,
+  actor: Actor,
+  row: { movement_id: string; stock_after: number; version: number; created_at: Date },
+): AdjustResult {
+  const movement = toMovement({
+    id: row.movement_id,
+    delta,
+    reason,
+    stock_after: row.stock_after,
+    api_key_id: actor.apiKeyId,
+    api_key_name: actor.apiKeyName ?? null,
+    api_key_prefix: actor.apiKeyPrefix ?? null,
+    idempotency_key: actor.idempotencyKey ?? null,
+    created_at: row.created_at,
+  });
+  return { outcome: 'done', change: { product_id: productId, stock: row.stock_after, version: row.version, movement } };
+}
+
+/**
+ * A refused adjustment's answer. Which bound refused it follows from the delta's sign, not from a
+ * stock read after the refusal: another change may have come between (a decrement refused at 2
+ * units, then 3 after a delivery, was answered "stock limit").
+ */
+const refused = (delta: number, stock: number): AdjustResult => ({
+  outcome: delta < 0 ? 'insufficient' : 'over',
+  stock,
+});
+
 export type SetResult =
   | { outcome: 'done'; change: StockChange }
   | { outcome: 'not-found' }
@@ -166,23 +198,10 @@ export class StockRepository {
         ? await this.#pool.query<AdjustRow>({ name: 'stock_adjust', text: ADJUST_SQL, values })
         : await tx.execute<AdjustRow>(parameterised(ADJUST_SQL, values));
     const row = rows[0];
-    if (row) {
-      const movement = toMovement({
-        ...row,
-        api_key_name: actor.apiKeyName ?? null,
-        api_key_prefix: actor.apiKeyPrefix ?? null,
-      });
-      return {
-        outcome: 'done',
-        change: { product_id: productId, stock: row.stock_after, version: row.version, movement },
-      };
-    }
+    if (row) return applied(productId, delta, reason, actor, { ...row, movement_id: row.id });
     const current = await this.#current(tx, productId);
     if (!current) return { outcome: 'not-found' };
-    // Which bound refused it follows from the delta's sign, not from the stock read here, after
-    // the refusal: another change may have come between (a decrement refused at 2 units, then 3
-    // after a delivery, was answered "stock limit").
-    return { outcome: delta < 0 ? 'insufficient' : 'over', stock: current.stock };
+    return refused(delta, current.stock);
   }
 
   /**
@@ -209,24 +228,15 @@ export class StockRepository {
       const { productId, delta, reason, actor } = items[index]!;
       if (Number(row.ord) !== index + 1) throw new Error('adjustMany: answers out of order');
       if (row.movement_id !== null) {
-        const movement = toMovement({
-          id: row.movement_id,
-          delta,
-          reason,
+        return applied(productId, delta, reason, actor, {
+          movement_id: row.movement_id,
           stock_after: row.stock_after!,
-          api_key_id: actor.apiKeyId,
-          api_key_name: actor.apiKeyName ?? null,
-          api_key_prefix: actor.apiKeyPrefix ?? null,
-          idempotency_key: actor.idempotencyKey ?? null,
+          version: row.version!,
           created_at: row.created_at!,
         });
-        return {
-          outcome: 'done',
-          change: { product_id: productId, stock: row.stock_after!, version: row.version!, movement },
-        };
       }
       if (row.stock_before === null) return { outcome: 'not-found' };
-      return { outcome: delta < 0 ? 'insufficient' : 'over', stock: row.stock_before };
+      return refused(delta, row.stock_before);
     });
   }
 
