@@ -281,6 +281,28 @@ describe('stock', () => {
       expect((await adjust(id, 100_000_000, writer)).statusCode).toBe(201);
       expect(await stockOf(id)).toEqual({ stock: 1_000_000_000, ledger: 1_000_000_000 });
     });
+    it('leaves the bounds to PostgreSQL too: a raw UPDATE above 1,000,000,000 or below zero is refused', async () => {
+      const id = await newProduct(5);
+      const before = await catalogueChecksum(database);
+      await expect(
+        database.pool.query('UPDATE products SET stock = 1000000001 WHERE id = $1', [id]),
+      ).rejects.toMatchObject({ code: '23514', constraint: 'products_stock_not_above_limit' });
+      await expect(
+        database.pool.query('UPDATE products SET stock = stock + 999999999 WHERE id = $1', [id]),
+      ).rejects.toMatchObject({ code: '23514', constraint: 'products_stock_not_above_limit' });
+      await expect(database.pool.query('UPDATE products SET stock = -1 WHERE id = $1', [id])).rejects.toMatchObject({
+        code: '23514',
+        constraint: 'products_stock_not_negative',
+      });
+      await expect(
+        database.pool.query(
+          `INSERT INTO stock_movements (product_id, delta, reason, stock_after) VALUES ($1, 1, 'raw', 1000000001)`,
+          [id],
+        ),
+      ).rejects.toMatchObject({ code: '23514', constraint: 'stock_movements_stock_after_not_above_limit' });
+      expect(await catalogueChecksum(database)).toBe(before);
+      expect(await stockOf(id)).toEqual({ stock: 5, ledger: 5 });
+    });
   });
 
   describe('concurrency (real HTTP)', () => {

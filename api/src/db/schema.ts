@@ -15,6 +15,12 @@ import {
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
 
+/**
+ * The most stock a product holds. The request schemas bound stock by it, and CHECK constraints hold
+ * every writer to it, as they hold the stock above zero. Twice the bound still fits an integer.
+ */
+export const MAX_STOCK = 1_000_000_000;
+
 /** Millisecond precision: a timestamp survives a round trip through a JS Date (and a cursor) exactly. */
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
@@ -76,6 +82,7 @@ export const products = pgTable(
     uniqueIndex('products_sku_key').on(t.sku),
     uniqueIndex('products_slug_key').on(t.slug),
     check('products_stock_not_negative', sql`${t.stock} >= 0`),
+    check('products_stock_not_above_limit', sql`${t.stock} <= ${sql.raw(String(MAX_STOCK))}`),
     check('products_price_not_negative', sql`${t.priceAmount} >= 0`),
     check('products_currency_iso4217', sql`${t.currency} ~ '^[A-Z]{3}$'`),
     // Keyset indexes: one per supported sort (scanned forward or backward), the id as tie-breaker,
@@ -150,6 +157,7 @@ export const stockMovements = pgTable(
     index('stock_movements_product_idx').on(t.productId, t.id),
     check('stock_movements_delta_not_zero', sql`${t.delta} <> 0`),
     check('stock_movements_stock_after_not_negative', sql`${t.stockAfter} >= 0`),
+    check('stock_movements_stock_after_not_above_limit', sql`${t.stockAfter} <= ${sql.raw(String(MAX_STOCK))}`),
   ],
 );
 

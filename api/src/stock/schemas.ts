@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
+import { MAX_STOCK } from '../db/schema.ts';
 
-export const MAX_STOCK = 1_000_000_000;
+export { MAX_STOCK };
 
 const Reason = Type.String({
   minLength: 1,

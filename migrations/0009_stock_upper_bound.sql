@@ -1,0 +1,2 @@
+ALTER TABLE "products" ADD CONSTRAINT "products_stock_not_above_limit" CHECK ("products"."stock" <= 1000000000);--> statement-breakpoint
+ALTER TABLE "stock_movements" ADD CONSTRAINT "stock_movements_stock_after_not_above_limit" CHECK ("stock_movements"."stock_after" <= 1000000000);
