@@ -9,8 +9,12 @@
  * started with STOCK_COALESCE=off) is measured too, as a row without a target.
  */
 import autocannon from 'autocannon';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import pg from 'pg';
-import { ADJUST_SQL } from '../api/src/stock/repository.ts';
+import { adjustStatement } from '../api/src/stock/repository.ts';
+
+/** The API's statement as drizzle sends it: its text, and its parameters in their places. */
+const dialect = new PgDialect();
 
 export interface StockFigures {
   label: string;
@@ -38,7 +42,10 @@ async function raw(
         while (performance.now() < deadline) {
           const started = performance.now();
           try {
-            await pool.query({ name: 'bench_adjust', text: ADJUST_SQL, values: [pick(), 1, 'bench', apiKeyId, null] });
+            const { sql: text, params } = dialect.sqlToQuery(
+              adjustStatement({ productId: pick(), delta: 1, reason: 'bench', actor: { apiKeyId } }),
+            );
+            await pool.query({ name: 'bench_adjust', text, values: params });
             latencies.push(performance.now() - started);
           } catch {
             errors += 1;

@@ -14,7 +14,7 @@ import { productWriteRoutes } from './catalogue/write-routes.ts';
 import { corsOrigins, loadConfig, type Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { healthRoutes } from './health/routes.ts';
-import { importRoutes } from './imports/routes.ts';
+import { importRoutes } from './imports/imports.routes.ts';
 import { meiliPlugin } from './search/meili/plugin.ts';
 import { searchRoutes } from './search/routes.ts';
 import { hoistNamedSchemas } from './openapi/components.ts';
@@ -27,8 +27,7 @@ import { strictBodiesPlugin } from './http/strict-bodies.ts';
 import { strictNumbersPlugin } from './http/strict-numbers.ts';
 import { mediaRoutes } from './media/routes.ts';
 import { metricsPlugin } from './metrics/plugin.ts';
-import { stockBatchRoutes } from './stock/batch-routes.ts';
-import { stockRoutes } from './stock/routes.ts';
+import { stockPlugin } from './stock/plugin.ts';
 
 export interface AppOptions {
   /** Guards left out (tests, the OpenAPI export, the benchmark) are off: no rate limit, no CORS. */
@@ -233,12 +232,11 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   if (config.MEILISEARCH_URL) await app.register(meiliPlugin, { database, config: { ...loadConfig({}), ...config } });
   await app.register(searchRoutes, { pool: database.searchPool, primary: database.pool });
   await app.register(importRoutes, { pool: database.pool, maxBytes: config.IMPORT_MAX_BYTES });
-  await app.register(stockRoutes, {
+  await app.register(stockPlugin, {
     db: database.db,
     pool: database.pool,
     coalesce: (config.STOCK_COALESCE ?? 'on') === 'on',
   });
-  await app.register(stockBatchRoutes, { db: database.db, pool: database.pool });
   await app.register(keyRoutes);
   await app.register(mediaRoutes);
   await app.register(healthRoutes, { database });

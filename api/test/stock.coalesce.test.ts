@@ -169,7 +169,7 @@ describe('stock adjustments coalesced', () => {
 
     it('answers what the single statement answers, field for field but the ids and times', async () => {
       const [a, b] = await newProducts([5, 5]);
-      const alone = await repository.adjust(database.db, a!, -2, 'same', actor());
+      const alone = await repository.adjust({ productId: a!, delta: -2, reason: 'same', actor: actor() });
       const [together] = await repository.adjustMany([
         { productId: b!, delta: -2, reason: 'same', actor: actor() },
         { productId: a!, delta: 1, reason: 'other', actor: actor() },

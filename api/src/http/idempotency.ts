@@ -16,12 +16,23 @@ export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 /** Where a change runs: a transaction, or the database itself for a single statement. */
 export type Executor = Db | Tx;
 
+/** The answer to a request: its status and body (a problem for a refusal). */
 export interface Answer<T> {
   status: number;
   body: T | Problem;
   /** True when this is the stored answer of an earlier request. */
   replayed: boolean;
 }
+
+/** An answer as the work gives it, before it is known to be first or replayed. */
+export type Given<T> = Omit<Answer<T>, 'replayed'>;
+
+/** An answer kept in idempotency_keys, with the hash of the request that got it. */
+export type StoredAnswer = {
+  request_hash: string;
+  status_code: number;
+  response_body: unknown;
+};
 
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
@@ -47,6 +58,22 @@ export const idempotencyKeyReused = () =>
     'This Idempotency-Key was used with a different request. Use a new key for a new request.',
   );
 
+/** A retry's answer: the stored one if the request is the same (by its hash), else a 422. */
+export function replay<T>(stored: StoredAnswer, hash: string): Answer<T> {
+  if (stored.request_hash !== hash) throw idempotencyKeyReused();
+  return { status: stored.status_code, body: stored.response_body as T | Problem, replayed: true };
+}
+
+/** The answer of `run`: what it returns, or the refusal (an HttpProblem below 500) it throws. */
+export async function settle<T>(run: () => Promise<Given<T>>, toProblem: (error: HttpProblem) => Problem) {
+  try {
+    return await run();
+  } catch (error) {
+    if (!(error instanceof HttpProblem) || error.status >= 500) throw error;
+    return { status: error.status, body: toProblem(error) };
+  }
+}
+
 function requestHash(request: FastifyRequest): string {
   return createHash('sha256')
     .update(`${request.method} ${request.url.split('?')[0]}\n${JSON.stringify(request.body ?? null)}`)
@@ -62,22 +89,14 @@ export async function runIdempotent<T>(
   db: Db,
   request: FastifyRequest,
   apiKeyId: number,
-  work: (executor: Executor) => Promise<{ status: number; body: T }>,
+  work: (executor: Executor) => Promise<Given<T>>,
   toProblem: (error: HttpProblem) => Problem,
   { transaction = true }: { transaction?: boolean } = {},
 ): Promise<Answer<T>> {
   const key = idempotencyKey(request);
-  const answerOf = async (run: () => Promise<{ status: number; body: T }>) => {
-    try {
-      return await run();
-    } catch (error) {
-      if (!(error instanceof HttpProblem) || error.status >= 500) throw error;
-      return { status: error.status, body: toProblem(error) };
-    }
-  };
   if (key === undefined) {
     // Work that is one statement needs no transaction: each round trip saved is throughput.
-    const answer = await answerOf(() => (transaction ? db.transaction((tx) => work(tx)) : work(db)));
+    const answer = await settle(() => (transaction ? db.transaction((tx) => work(tx)) : work(db)), toProblem);
     return { ...answer, replayed: false };
   }
   return db.transaction(async (tx) => {
@@ -87,15 +106,13 @@ export async function runIdempotent<T>(
       VALUES (${apiKeyId}, ${key}, ${hash}, 0, 'null'::jsonb)
       ON CONFLICT DO NOTHING`);
     if (claimed.rowCount === 0) {
-      const { rows } = await tx.execute<{ request_hash: string; status_code: number; response_body: T | Problem }>(sql`
+      const { rows } = await tx.execute<StoredAnswer>(sql`
         SELECT request_hash, status_code, response_body FROM idempotency_keys
         WHERE api_key_id = ${apiKeyId} AND key = ${key}`);
-      const stored = rows[0]!;
-      if (stored.request_hash !== hash) throw idempotencyKeyReused();
-      return { status: stored.status_code, body: stored.response_body, replayed: true };
+      return replay<T>(rows[0]!, hash);
     }
     // In a savepoint: a refusal rolls back the work's writes but keeps the key and its answer.
-    const answer = await answerOf(() => tx.transaction((savepoint) => work(savepoint)));
+    const answer = await settle(() => tx.transaction((savepoint) => work(savepoint)), toProblem);
     await tx.execute(sql`
       UPDATE idempotency_keys SET status_code = ${answer.status}, response_body = ${JSON.stringify(answer.body)}::jsonb
       WHERE api_key_id = ${apiKeyId} AND key = ${key}`);
@@ -103,11 +120,17 @@ export async function runIdempotent<T>(
   });
 }
 
-/** Sends an answer: a problem as problem+json; a versioned body with its ETag; a replay marked. */
-export function sendAnswer<T extends { version: number }>(reply: FastifyReply, answer: Answer<T>) {
+/**
+ * Sends an answer, given now or replayed, the same way every time: its status and body; a refusal
+ * as problem+json; a versioned resource (a body with a `version`: a product, a stock change) with
+ * its ETag; a replay marked `Idempotent-Replayed: true`. The one way stock, batches, imports and
+ * product writes answer (draft-ietf-httpapi-idempotency-key-header).
+ */
+export function sendAnswer<T>(reply: FastifyReply, answer: Answer<T>) {
   if (answer.replayed) reply.header('idempotent-replayed', 'true');
   if (answer.status >= 400) return reply.code(answer.status).type(PROBLEM_CONTENT_TYPE).send(answer.body);
-  reply.header('etag', versionTag((answer.body as T).version));
+  const { version } = answer.body as { version?: unknown };
+  if (typeof version === 'number') reply.header('etag', versionTag(version));
   return reply.code(answer.status).send(answer.body);
 }
 

@@ -1,12 +1,9 @@
 import { createHash, type Hash } from 'node:crypto';
 import type pg from 'pg';
-import { idempotencyKeyReused } from '../http/idempotency.ts';
+import { replay, type Answer, type Given, type StoredAnswer } from '../http/idempotency.ts';
 
-/** An answer of the import route: its status and body. */
-export interface ImportAnswer {
-  status: number;
-  body: unknown;
-}
+/** An answer of the import route: its status and body (the report, or the atomic refusal). */
+export type ImportAnswer = Given<unknown>;
 
 /** Passes a body through while hashing it; `complete` tells whether it was read to its end. */
 export class HashingBody {
@@ -77,20 +74,19 @@ export async function importOnce(
   fingerprint: string,
   source: AsyncIterable<Buffer>,
   run: (body: AsyncIterable<Buffer>) => Promise<ImportAnswer>,
-): Promise<ImportAnswer & { replayed: boolean }> {
+): Promise<Answer<unknown>> {
   const lock = lockOf(apiKeyId, key);
   const body = new HashingBody(fingerprint);
   await client.query('SELECT pg_advisory_lock($1::bigint)', [lock]);
   try {
-    const { rows } = await client.query<{ request_hash: string; status_code: number; response_body: unknown }>(
+    const { rows } = await client.query<StoredAnswer>(
       'SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE api_key_id = $1 AND key = $2',
       [apiKeyId, key],
     );
     const stored = rows[0];
     if (stored) {
       for await (const _chunk of body.read(source)); // hashed, and nothing else
-      if (stored.request_hash !== body.digest()) throw idempotencyKeyReused();
-      return { status: stored.status_code, body: stored.response_body, replayed: true };
+      return replay(stored, body.digest());
     }
     const answer = await run(body.read(source));
     if (body.complete) {

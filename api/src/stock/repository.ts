@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Database, Db } from '../db/database.ts';
 import type { FastifyRequest } from 'fastify';
 import { idempotencyKey, type Executor, type Tx } from '../http/idempotency.ts';
-import { MAX_STOCK, type StockChange, type StockMovement } from './schemas.ts';
+import { MAX_STOCK, type StockChange, type StockLevel, type StockMovement } from './schemas.ts';
 
 export interface Actor {
   apiKeyId: number;
@@ -28,30 +28,44 @@ type MovementRow = {
   api_key_name: string | null;
   api_key_prefix: string | null;
   idempotency_key: string | null;
-  created_at: Date;
+  created_at: Date | string;
 };
+
+/** One adjustment: a product, a delta, why, and who. */
+export interface Adjustment {
+  productId: number;
+  delta: number;
+  reason: string;
+  actor: Actor;
+}
 
 /**
  * Applies a delta if the stock stays between zero and MAX_STOCK, and writes its ledger row, in one
- * statement (the bench's raw ceiling sends it too). The bound is checked in bigint: the sum in
- * integer would overflow (an error) before it could be compared.
+ * statement, through drizzle on the executor given (the database, or a transaction: the same
+ * driver either way). The bound is checked in bigint: the sum in integer would overflow (an error)
+ * before it could be compared.
  */
-export const ADJUST_SQL = `
+export function adjustStatement({ productId, delta, reason, actor }: Adjustment): SQL {
+  return sql`
   WITH changed AS (
-    UPDATE products SET stock = stock + $2::int
-    WHERE id = $1::bigint AND stock::bigint + $2::int BETWEEN 0 AND ${MAX_STOCK}
+    UPDATE products SET stock = stock + ${delta}::int
+    WHERE id = ${productId}::bigint AND stock::bigint + ${delta}::int BETWEEN 0 AND ${sql.raw(String(MAX_STOCK))}
     RETURNING id, stock, version
   )
   INSERT INTO stock_movements (product_id, delta, reason, stock_after, api_key_id, idempotency_key)
-  SELECT id, $2::int, $3::text, stock, $4::int, $5::text FROM changed
+  SELECT id, ${delta}::int, ${reason}::text, stock, ${actor.apiKeyId}::int, ${actor.idempotencyKey ?? null}::text
+  FROM changed
   RETURNING id, delta, reason, stock_after, api_key_id, idempotency_key, created_at,
             (SELECT version FROM changed) AS version`;
+}
 
 type AdjustRow = Omit<MovementRow, 'api_key_name' | 'api_key_prefix'> & { version: number };
 
 /**
  * Many adjustments, each of another product, in one statement (the coalescer's batch: see
- * coalescer.ts), with the same rule and the same ledger row per change as ADJUST_SQL. Parameters
+ * coalescer.ts), with the same rule and the same ledger row per change as adjustStatement. It only
+ * ever runs alone on the pool, never in a caller's transaction: one driver, pg, as a named prepared
+ * statement (parsed and planned once per connection). Parameters
  * are arrays, one element per adjustment, in request order: product ids, deltas, reasons, API key
  * ids, idempotency keys. A product may appear once: an UPDATE changes a row once per statement.
  *  - `locked` takes the rows' locks first, in id order, as every other multi-row writer does (the
@@ -63,7 +77,7 @@ type AdjustRow = Omit<MovementRow, 'api_key_name' | 'api_key_prefix'> & { versio
  * One answer row per adjustment, in request order: `stock_before` null for an unknown product,
  * `movement_id` null for a refusal.
  */
-export const ADJUST_MANY_SQL = `
+const ADJUST_MANY_SQL = `
   WITH input AS MATERIALIZED (
     SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[], $5::text[])
              WITH ORDINALITY AS i(product_id, delta, reason, api_key_id, idempotency_key, ord)
@@ -100,23 +114,6 @@ type AdjustManyRow = {
   created_at: Date | null;
 };
 
-/** One adjustment of a batch (coalescer.ts). */
-export interface Adjustment {
-  productId: number;
-  delta: number;
-  reason: string;
-  actor: Actor;
-}
-
-/** The same statement through drizzle (inside a transaction): `$n` become bound parameters. */
-function parameterised(text: string, values: unknown[]): SQL {
-  const pieces = text.split(/\$(\d+)/);
-  return sql.join(
-    pieces.map((piece, i) => (i % 2 === 0 ? sql.raw(piece) : sql`${values[Number(piece) - 1]}`)),
-    sql.raw(''),
-  );
-}
-
 const toMovement = (row: MovementRow): StockMovement => ({
   id: Number(row.id),
   delta: row.delta,
@@ -137,11 +134,8 @@ export type AdjustResult =
 
 /** An applied adjustment's answer: the product's new stock and version, and its ledger row. */
 function applied(
-  productId: number,
-  delta: number,
-  reason: string,
-  actor: Actor,
-  row: { movement_id: string; stock_after: number; version: number; created_at: Date },
+  { productId, delta, reason, actor }: Adjustment,
+  row: { movement_id: string; stock_after: number; version: number; created_at: Date | string },
 ): AdjustResult {
   const movement = toMovement({
     id: row.movement_id,
@@ -172,11 +166,20 @@ export type SetResult =
   | { outcome: 'not-found' }
   | { outcome: 'stale'; stock: number; version: number };
 
+/** An absolute level for a product, if it is still as the client saw it (its version or stock). */
+export interface StockSetting {
+  productId: number;
+  stock: number;
+  reason: string;
+  actor: Actor;
+  expect: { version?: number; stock?: number };
+}
+
 /**
- * Stock changes, each with its ledger row in the same statement or transaction. A relative change
- * is one conditional UPDATE (`stock + delta >= 0`): concurrent buyers queue on the row lock and
- * each sees the stock the previous one left, so nothing is oversold and no update is lost. The
- * CHECK constraint on products.stock stands behind it whatever path writes.
+ * Stock reads and changes, each change with its ledger row in the same statement or transaction.
+ * A relative change is one conditional UPDATE (`stock + delta` within bounds): concurrent buyers
+ * queue on the row lock and each sees the stock the previous one left, so nothing is oversold and
+ * no update is lost. The CHECK constraints on products.stock stand behind it whatever path writes.
  */
 export class StockRepository {
   readonly #db: Db;
@@ -187,21 +190,14 @@ export class StockRepository {
     this.#pool = pool;
   }
 
-  /**
-   * One statement: the conditional UPDATE and the ledger INSERT. Outside a transaction it runs as
-   * a named prepared statement on the pool (parsed and planned once per connection).
-   */
-  async adjust(tx: Executor, productId: number, delta: number, reason: string, actor: Actor): Promise<AdjustResult> {
-    const values = [productId, delta, reason, actor.apiKeyId, actor.idempotencyKey ?? null];
-    const { rows } =
-      tx === this.#db
-        ? await this.#pool.query<AdjustRow>({ name: 'stock_adjust', text: ADJUST_SQL, values })
-        : await tx.execute<AdjustRow>(parameterised(ADJUST_SQL, values));
+  /** One statement (adjustStatement), on the database itself unless given a transaction. */
+  async adjust(item: Adjustment, on: Executor = this.#db): Promise<AdjustResult> {
+    const { rows } = await on.execute<AdjustRow>(adjustStatement(item));
     const row = rows[0];
-    if (row) return applied(productId, delta, reason, actor, { ...row, movement_id: row.id });
-    const current = await this.#current(tx, productId);
+    if (row) return applied(item, { ...row, movement_id: row.id });
+    const current = await this.#current(on, item.productId);
     if (!current) return { outcome: 'not-found' };
-    return refused(delta, current.stock);
+    return refused(item.delta, current.stock);
   }
 
   /**
@@ -225,10 +221,10 @@ export class StockRepository {
     });
     if (rows.length !== items.length) throw new Error(`adjustMany: ${rows.length} answers to ${items.length} items`);
     return rows.map((row, index): AdjustResult => {
-      const { productId, delta, reason, actor } = items[index]!;
+      const item = items[index]!;
       if (Number(row.ord) !== index + 1) throw new Error('adjustMany: answers out of order');
       if (row.movement_id !== null) {
-        return applied(productId, delta, reason, actor, {
+        return applied(item, {
           movement_id: row.movement_id,
           stock_after: row.stock_after!,
           version: row.version!,
@@ -236,19 +232,12 @@ export class StockRepository {
         });
       }
       if (row.stock_before === null) return { outcome: 'not-found' };
-      return refused(delta, row.stock_before);
+      return refused(item.delta, row.stock_before);
     });
   }
 
-  /** Sets an absolute level if the product is still as the client saw it (version or stock). */
-  async set(
-    tx: Tx,
-    productId: number,
-    stock: number,
-    reason: string,
-    expect: { version?: number; stock?: number },
-    actor: Actor,
-  ): Promise<SetResult> {
+  /** Sets an absolute level under the row's lock, in the transaction given. */
+  async set(tx: Tx, { productId, stock, reason, actor, expect }: StockSetting): Promise<SetResult> {
     const current = await this.#current(tx, productId, true);
     if (!current) return { outcome: 'not-found' };
     if (
@@ -260,18 +249,27 @@ export class StockRepository {
     if (stock === current.stock) {
       return { outcome: 'done', change: { product_id: productId, stock, version: current.version, movement: null } };
     }
-    const result = await this.adjust(tx, productId, stock - current.stock, reason, actor);
+    const result = await this.adjust({ productId, delta: stock - current.stock, reason, actor }, tx);
     if (result.outcome !== 'done') throw new Error(`stock changed under a row lock: ${result.outcome}`);
     return result;
   }
 
-  async #current(tx: Executor, productId: number, lock = false) {
-    const { rows } = await tx.execute<{ stock: number; version: number }>(
+  async #current(on: Executor, productId: number, lock = false) {
+    const { rows } = await on.execute<{ stock: number; version: number }>(
       lock
         ? sql`SELECT stock, version FROM products WHERE id = ${productId} FOR UPDATE`
         : sql`SELECT stock, version FROM products WHERE id = ${productId}`,
     );
     return rows[0];
+  }
+
+  /** The live stock and version of products by id or SKU, in id order; unknown ones left out. */
+  async levels(ids: readonly number[], skus: readonly string[]): Promise<StockLevel[]> {
+    const { rows } = await this.#db.execute<Omit<StockLevel, 'id'> & { id: string }>(sql`
+      SELECT id, sku, slug, name, brand, status, stock, version FROM products
+      WHERE id = ANY(${sql.param(ids)}::bigint[]) OR sku = ANY(${sql.param(skus)}::text[])
+      ORDER BY id`);
+    return rows.map((row) => ({ ...row, id: Number(row.id) }));
   }
 
   /** A product's movements, newest first, one page at a time (keyset on the movement id). */

@@ -119,6 +119,7 @@ export const StockLevel = Type.Object(
 
 export type StockMovement = Static<typeof StockMovement>;
 export type StockChange = Static<typeof StockChange>;
+export type StockLevel = Static<typeof StockLevel>;
 
 export const MAX_BATCH = 1_000;
 

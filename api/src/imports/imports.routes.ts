@@ -5,7 +5,7 @@ import type pg from 'pg';
 import { Type } from 'typebox';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
-import { idempotencyKey } from '../http/idempotency.ts';
+import { idempotencyKey, sendAnswer } from '../http/idempotency.ts';
 import { importOnce, OneAtATime, type ImportAnswer } from './idempotent.ts';
 import { importOn, limitBytes, tooLarge, withConnection } from './importer.ts';
 import { ImportRefused, ImportReport, MAX_LISTED_ERRORS } from './report.ts';
@@ -169,15 +169,8 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRoutesOptions> = asyn
                 importOnce(client, apiKeyId, key, fingerprint, source, (stream) => run(client, stream)),
               ),
             );
-      if (answer.replayed) reply.header('idempotent-replayed', 'true');
-      if (answer.status !== 200) {
-        // Only the atomic refusal (422) is an answer rather than a thrown problem.
-        return reply
-          .code(answer.status as 422)
-          .type(PROBLEM_CONTENT_TYPE)
-          .send(answer.body as never);
-      }
-      return answer.body as ImportReport;
+      // The report (200) or the atomic refusal (422): every other refusal is a thrown problem.
+      return sendAnswer(reply, answer);
     },
   );
 };
