@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { Type } from 'typebox';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.ts';
@@ -59,6 +59,72 @@ const ImportBody = {
   },
 };
 
+/** The import route's schema; the body's largest size is configured. */
+const importSchema = (maxBytes: number) => ({
+  operationId: 'importProducts',
+  tags: ['catalogue'],
+  summary: 'Create or update many products from NDJSON or CSV',
+  description: `Upserts products by \`sku\`, streaming: the body may be up to ${maxBytes} bytes and is written in batches as it arrives. A product that exists takes the row's fields (those the row leaves out keep their value; an unchanged product keeps its version); a new one is created (default status \`draft\`). Stock is the absolute level: the change is written to the stock ledger. A row that is not a valid product, names an unknown category, repeats an earlier row's sku or slug, or takes another product's slug is rejected with its line and reason, and the rows around it are imported. The answer counts rows created, updated, unchanged and rejected, and lists the first ${MAX_LISTED_ERRORS} rejected rows. With \`atomic=true\`, one rejected row rolls everything back (422 with the report).`,
+  headers: Type.Object({
+    authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the catalog:write scope.' })),
+    'idempotency-key': Type.Optional(
+      Type.String({
+        description:
+          'Makes a retry answer the same and change nothing more: the report (or the atomic 422) is kept with the body’s SHA-256 for at least 24 hours; the same key with another body is a 422.',
+      }),
+    ),
+  }),
+  querystring: ImportQuery,
+  body: ImportBody,
+  response: {
+    200: ImportReport,
+    ...problemResponses(400, 401, 403, 413, 415),
+    422: {
+      description:
+        'Atomic import refused: at least one row was rejected, and nothing was written (the problem carries the report). Or an Idempotency-Key reused with another body.',
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: ImportRefused } },
+    },
+  },
+});
+
+/** Runs one import on a connection: its report (200), or the atomic refusal (422). */
+async function runImport(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  client: pg.PoolClient,
+  stream: AsyncIterable<Buffer>,
+  { format, atomic }: { format: ImportFormat; atomic: boolean },
+): Promise<ImportAnswer> {
+  let result;
+  try {
+    result = await importOn(client, stream, {
+      format,
+      atomic,
+      apiKeyId: request.apiKey!.id,
+      // The primary's: a replica a moment behind could miss a category just created.
+      categories: () => app.catalogue.primary.categories.tree(),
+      onBatchError: (error) => request.log.warn({ err: error }, 'import batch rejected'),
+    });
+  } catch (error) {
+    app.metrics.imported('failed');
+    // The client went away mid-body: nobody is left to answer, and it is not a server fault.
+    if (request.raw.destroyed && !(error instanceof HttpProblem)) {
+      throw new HttpProblem(400, 'body-incomplete', 'Body incomplete', 'The request body ended before its end.');
+    }
+    throw error;
+  }
+  const { report } = result;
+  // Counted here, where the import ran: a replay never gets here.
+  app.metrics.imported(
+    result.committed ? 'completed' : 'refused',
+    result.committed ? report : { rejected: report.rejected },
+  );
+  if (result.committed) return { status: 200, body: report };
+  const detail = `${report.rejected} rows were rejected; nothing was written.`;
+  const problem = toProblem(new HttpProblem(422, 'import-rejected', 'Import rejected', detail), request);
+  return { status: 422, body: { ...problem, report } };
+}
+
 /**
  * Bulk upsert of products by sku from an NDJSON or CSV body of any size (API key with
  * `catalog:write`). The body is never buffered: a content-type parser hands the request stream
@@ -95,32 +161,7 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRoutesOptions> = asyn
     {
       // Checked before the body is parsed: a client without the right key sends nothing more.
       onRequest: app.requireScope('catalog:write'),
-      schema: {
-        operationId: 'importProducts',
-        tags: ['catalogue'],
-        summary: 'Create or update many products from NDJSON or CSV',
-        description: `Upserts products by \`sku\`, streaming: the body may be up to ${maxBytes} bytes and is written in batches as it arrives. A product that exists takes the row's fields (those the row leaves out keep their value; an unchanged product keeps its version); a new one is created (default status \`draft\`). Stock is the absolute level: the change is written to the stock ledger. A row that is not a valid product, names an unknown category, repeats an earlier row's sku or slug, or takes another product's slug is rejected with its line and reason, and the rows around it are imported. The answer counts rows created, updated, unchanged and rejected, and lists the first ${MAX_LISTED_ERRORS} rejected rows. With \`atomic=true\`, one rejected row rolls everything back (422 with the report).`,
-        headers: Type.Object({
-          authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the catalog:write scope.' })),
-          'idempotency-key': Type.Optional(
-            Type.String({
-              description:
-                'Makes a retry answer the same and change nothing more: the report (or the atomic 422) is kept with the body’s SHA-256 for at least 24 hours; the same key with another body is a 422.',
-            }),
-          ),
-        }),
-        querystring: ImportQuery,
-        body: ImportBody,
-        response: {
-          200: ImportReport,
-          ...problemResponses(400, 401, 403, 413, 415),
-          422: {
-            description:
-              'Atomic import refused: at least one row was rejected, and nothing was written (the problem carries the report). Or an Idempotency-Key reused with another body.',
-            content: { [PROBLEM_CONTENT_TYPE]: { schema: ImportRefused } },
-          },
-        },
-      },
+      schema: importSchema(maxBytes),
     },
     async (request, reply) => {
       const body = bodies.get(request);
@@ -128,36 +169,8 @@ export const importRoutes: FastifyPluginAsyncTypebox<ImportRoutesOptions> = asyn
       if (Number(request.headers['content-length']) > maxBytes) throw tooLarge(maxBytes);
       const key = idempotencyKey(request);
       const atomic = request.query.atomic ?? false;
-      const run = async (client: pg.PoolClient, stream: AsyncIterable<Buffer>): Promise<ImportAnswer> => {
-        let result;
-        try {
-          result = await importOn(client, stream, {
-            format: body.format,
-            atomic,
-            apiKeyId: request.apiKey!.id,
-            // The primary's: a replica a moment behind could miss a category just created.
-            categories: () => app.catalogue.primary.categories.tree(),
-            onBatchError: (error) => request.log.warn({ err: error }, 'import batch rejected'),
-          });
-        } catch (error) {
-          app.metrics.imported('failed');
-          // The client went away mid-body: nobody is left to answer, and it is not a server fault.
-          if (request.raw.destroyed && !(error instanceof HttpProblem)) {
-            throw new HttpProblem(400, 'body-incomplete', 'Body incomplete', 'The request body ended before its end.');
-          }
-          throw error;
-        }
-        const { report } = result;
-        // Counted here, where the import ran: a replay never gets here.
-        app.metrics.imported(
-          result.committed ? 'completed' : 'refused',
-          result.committed ? report : { rejected: report.rejected },
-        );
-        if (result.committed) return { status: 200, body: report };
-        const detail = `${report.rejected} rows were rejected; nothing was written.`;
-        const problem = toProblem(new HttpProblem(422, 'import-rejected', 'Import rejected', detail), request);
-        return { status: 422, body: { ...problem, report } };
-      };
+      const run = (client: pg.PoolClient, stream: AsyncIterable<Buffer>) =>
+        runImport(app, request, client, stream, { format: body.format, atomic });
       const source = limitBytes(body.stream, maxBytes);
       const fingerprint = `POST /v1/imports/products ${body.format} atomic=${atomic}`;
       const apiKeyId = request.apiKey!.id;
