@@ -1,22 +1,16 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type pg from 'pg';
 import type { Database, Db } from '../db/database.ts';
-import type { FastifyRequest } from 'fastify';
-import { idempotencyKey, type Executor, type Tx } from '../http/idempotency.ts';
+import type { Executor, Tx } from '../http/idempotency.ts';
 import { MAX_STOCK, type StockChange, type StockLevel, type StockMovement } from './schemas.ts';
 
+/** Who makes a change: the API key, and the Idempotency-Key it was sent with (in the ledger). */
 export interface Actor {
   apiKeyId: number;
   /** Shown in the answer's movement; the ledger keeps only the id. */
   apiKeyName?: string;
   apiKeyPrefix?: string;
   idempotencyKey?: string;
-}
-
-/** The actor of an authenticated request (the stock routes require a key). */
-export function actorOf(request: FastifyRequest): Actor {
-  const key = request.apiKey!;
-  return { apiKeyId: key.id, apiKeyName: key.name, apiKeyPrefix: key.prefix, idempotencyKey: idempotencyKey(request) };
 }
 
 type MovementRow = {
@@ -65,9 +59,9 @@ type AdjustRow = Omit<MovementRow, 'api_key_name' | 'api_key_prefix'> & { versio
  * Many adjustments, each of another product, in one statement (the coalescer's batch: see
  * coalescer.ts), with the same rule and the same ledger row per change as adjustStatement. It only
  * ever runs alone on the pool, never in a caller's transaction: one driver, pg, as a named prepared
- * statement (parsed and planned once per connection). Parameters
- * are arrays, one element per adjustment, in request order: product ids, deltas, reasons, API key
- * ids, idempotency keys. A product may appear once: an UPDATE changes a row once per statement.
+ * statement (parsed and planned once per connection). Parameters are arrays, one element per
+ * adjustment, in request order: product ids, deltas, reasons, API key ids, idempotency keys. A
+ * product may appear once: an UPDATE changes a row once per statement.
  *  - `locked` takes the rows' locks first, in id order, as every other multi-row writer does (the
  *    batch endpoint applies its items in product-id order), so two batches never deadlock; its
  *    FOR UPDATE reads each row as last committed, which is the stock a refusal reports.

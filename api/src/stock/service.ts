@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Database, Db } from '../db/database.ts';
-import { runIdempotent, settle, type Answer, type Executor } from '../http/idempotency.ts';
+import { idempotencyKey, runIdempotent, settle, type Answer, type Executor } from '../http/idempotency.ts';
 import { HttpProblem, toProblem } from '../http/problem.ts';
 import { DEFAULT_MAX_IN_FLIGHT, StockCoalescer } from './coalescer.ts';
 import { factsOf, refusal, REFUSALS } from './refusals.ts';
@@ -15,6 +15,12 @@ import {
 import type { BatchAdjustmentBody, BatchResult, StockChange, StockLevel } from './schemas.ts';
 
 type ItemResult = BatchResult['results'][number];
+
+/** Who makes the changes of an authenticated request (the stock routes require a key). */
+export function actorOf(request: FastifyRequest): Actor {
+  const key = request.apiKey!;
+  return { apiKeyId: key.id, apiKeyName: key.name, apiKeyPrefix: key.prefix, idempotencyKey: idempotencyKey(request) };
+}
 
 export interface StockServiceOptions extends Pick<Database, 'db' | 'pool'> {
   /** Group commit of single adjustments sent without an Idempotency-Key (coalescer.ts). */

@@ -3,8 +3,7 @@ import { Type } from 'typebox';
 import { sendAnswer } from '../http/idempotency.ts';
 import { problemResponses } from '../http/responses.ts';
 import { NoQuery } from '../catalogue/schemas.ts';
-import { actorOf } from './repository.ts';
-import type { StockService } from './service.ts';
+import { actorOf, type StockService } from './service.ts';
 import { BatchAdjustmentBody, BatchResult } from './schemas.ts';
 
 /** Many stock adjustments in one request (API key with stock:write). */

@@ -7,8 +7,7 @@ import { problemResponses } from '../http/responses.ts';
 import { NoQuery } from '../catalogue/schemas.ts';
 import { fingerprint } from '../pagination/cursor.ts';
 import { refusal } from './refusals.ts';
-import { actorOf } from './repository.ts';
-import type { StockService } from './service.ts';
+import { actorOf, type StockService } from './service.ts';
 import {
   MovementPage,
   MovementsQuery,
