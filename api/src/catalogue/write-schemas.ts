@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { MAX_STOCK } from '../stock/schemas.ts';
+import { MAX_STOCK } from '../db/schema.ts';
 import { MAX_PRICE } from './schemas.ts';
 
 /**
