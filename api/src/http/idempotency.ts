@@ -81,9 +81,10 @@ function requestHash(request: FastifyRequest): string {
 }
 
 /**
- * Runs `work` once per idempotency key, in a transaction (unless there is no key and the work is
- * a single statement: `transaction: false`). `work` answers with a status and body; an
- * HttpProblem it throws below 500 is an answer too (its writes, if any, are rolled back).
+ * Runs `work` once per idempotency key, in a transaction with the stored answer. Without a key it
+ * runs in a transaction of its own, or on the database itself with `transaction: false` (work
+ * whose statements each stand alone). `work` answers with a status and body; an HttpProblem it
+ * throws below 500 is an answer too (its writes, if any, are rolled back).
  */
 export async function runIdempotent<T>(
   db: Db,
@@ -95,7 +96,7 @@ export async function runIdempotent<T>(
 ): Promise<Answer<T>> {
   const key = idempotencyKey(request);
   if (key === undefined) {
-    // Work that is one statement needs no transaction: each round trip saved is throughput.
+    // Statements that stand alone need no transaction: each round trip saved is throughput.
     const answer = await settle(() => (transaction ? db.transaction((tx) => work(tx)) : work(db)), toProblem);
     return { ...answer, replayed: false };
   }
