@@ -123,7 +123,7 @@ describe('stock', () => {
       expect((await app.inject({ url: '/v1/stock-levels', headers: auth(writer) })).statusCode).toBe(400);
     });
 
-    it('refuses a SKU with a control character with 400 (NUL was a 500; found by the contract fuzzer)', async () => {
+    it('refuses a SKU with a control character (NUL included) with 400', async () => {
       for (const sku of ['a%00b', 'tab%09', 'del%7F']) {
         const response = await app.inject({ url: `/v1/stock-levels?sku=${sku}`, headers: auth(writer) });
         expect(response.statusCode, sku).toBe(400);
@@ -132,7 +132,7 @@ describe('stock', () => {
     });
   });
 
-  describe('input as written (found by the contract fuzzer)', () => {
+  describe('input as written', () => {
     it('reads a product id in the path only as a decimal number: 0x1A, 1e3, " 1" and 1.0 are 400, changing nothing', async () => {
       const id = await newProduct(1);
       const before = await catalogueChecksum(database);
@@ -246,7 +246,7 @@ describe('stock', () => {
       expect(await catalogueChecksum(database)).toBe(before);
     });
 
-    it('refuses to raise the stock past 1,000,000,000 with 409, alone or in a batch, changing nothing (was a 500: integer overflow; found by the contract fuzzer)', async () => {
+    it('refuses to raise the stock past 1,000,000,000 with 409, alone or in a batch, changing nothing', async () => {
       const id = await newProduct(900_000_000);
       const before = await catalogueChecksum(database);
       for (let i = 0; i < 3; i += 1) {

@@ -146,9 +146,9 @@ function applied(
 }
 
 /**
- * A refused adjustment's answer. Which bound refused it follows from the delta's sign, not from a
- * stock read after the refusal: another change may have come between (a decrement refused at 2
- * units, then 3 after a delivery, was answered "stock limit").
+ * A refused adjustment's answer. Which bound refused it follows from the delta's sign, not from the
+ * stock read after the refusal: another change may have come between, and a decrement can only
+ * have been refused by the lower bound (an increment by the upper one).
  */
 const refused = (delta: number, stock: number): AdjustResult => ({
   outcome: delta < 0 ? 'insufficient' : 'over',
