@@ -564,6 +564,31 @@ describe('stock adjustments coalesced', () => {
       expect((await Promise.all(plain)).map((r) => r.status)).toEqual(Array.from({ length: 9 }, () => 201));
       expect(await ledgerOf(ids[0]!)).toMatchObject({ stock: 3, rows: 1 });
     });
+    it('never shares a statement with an adjustment sent with an Idempotency-Key', async () => {
+      const ids = await newProducts(Array.from({ length: 20 }, () => 50));
+      const keyed = ids.map((id) =>
+        fetch(`${base}/v1/products/${id}/stock-adjustments`, {
+          method: 'POST',
+          headers: { ...auth(writer), 'content-type': 'application/json', 'idempotency-key': `alone-${id}` },
+          body: JSON.stringify({ delta: -1, reason: 'keyed' }),
+        }).then((r) => r.status),
+      );
+      const plain = Array.from({ length: 400 }, (_, i) => post(base, ids[i % ids.length]!, -1).then((r) => r.status));
+      const statuses = await Promise.all([...keyed, ...plain]);
+      expect(statuses.filter((status) => status !== 201)).toEqual([]);
+      for (const id of ids) expect(await ledgerOf(id)).toMatchObject({ stock: 29, ledger: -21, rows: 21 });
+      // The plain adjustments shared statements; no keyed one was written by a statement that wrote
+      // another row: each ran in the transaction that stored its answer.
+      expect(await sharedStatements(ids)).toBeGreaterThan(0);
+      const { rows } = await database.pool.query<{ keyed: number; shared: number }>(
+        `SELECT count(*)::int AS keyed,
+                count(*) FILTER (WHERE EXISTS (
+                  SELECT 1 FROM stock_movements o WHERE o.id <> m.id AND o.xmin::text = m.xmin::text))::int AS shared
+         FROM stock_movements m WHERE m.product_id = ANY($1::bigint[]) AND m.idempotency_key IS NOT NULL`,
+        [ids],
+      );
+      expect(rows[0]).toEqual({ keyed: 20, shared: 0 });
+    });
   });
 
   describe('switched off, and at shutdown', () => {
