@@ -364,7 +364,7 @@ describe('search sorted as the listing (PostgreSQL engine)', () => {
     }
   });
 
-  it('sorts without a query too: every product the filters keep (was a 500, found by the contract fuzzer)', async () => {
+  it('sorts without a query too: every product the filters keep', async () => {
     for (const [filter, where] of [
       ['', 'true'],
       ['&category=hiking', `category_id = ${tree.hiking}`],
