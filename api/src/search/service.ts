@@ -3,7 +3,7 @@ import { notFound } from '../http/problem.ts';
 import type { EngineName, Fallback, IndexedSearchEngine, SearchEngine, SearchRequest, SearchResult } from './engine.ts';
 import { facetAnswer, type FacetAnswer } from './facets.ts';
 
-/** After the index's engine fails, the database's answers for this long, rather than each search waiting to fail. */
+/** After the index's engine fails, the database's answers for this long, rather than each search waiting to fail too. */
 const RESUME_AFTER_MS = 5_000;
 
 export interface SearchLog {
