@@ -15,8 +15,8 @@ import { corsOrigins, loadConfig, type Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { healthRoutes } from './health/routes.ts';
 import { importRoutes } from './imports/imports.routes.ts';
-import { meiliPlugin } from './search/meili/plugin.ts';
-import { searchRoutes } from './search/routes.ts';
+import { searchPlugin } from './search/plugin.ts';
+import { searchRoutes } from './search/search.routes.ts';
 import { hoistNamedSchemas } from './openapi/components.ts';
 import { documentGuards } from './openapi/guards.ts';
 import { HttpProblem, problemPlugin, sendProblem, toProblem } from './http/problem.ts';
@@ -229,8 +229,8 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(cataloguePlugin, { database, cursorSecret: config.CURSOR_SECRET });
   await app.register(catalogueRoutes);
   await app.register(productWriteRoutes, { db: database.db });
-  if (config.MEILISEARCH_URL) await app.register(meiliPlugin, { database, config: { ...loadConfig({}), ...config } });
-  await app.register(searchRoutes, { pool: database.searchPool, primary: database.pool });
+  await app.register(searchPlugin, { database, config: { ...loadConfig({}), ...config } });
+  await app.register(searchRoutes);
   await app.register(importRoutes, { pool: database.pool, maxBytes: config.IMPORT_MAX_BYTES });
   await app.register(stockPlugin, {
     db: database.db,

@@ -6,7 +6,7 @@ import { HttpProblem } from '../src/http/problem.ts';
 import { CsvParser, type CsvRecord } from '../src/imports/csv.ts';
 import { importProducts, limitBytes } from '../src/imports/importer.ts';
 import { LineSplitter } from '../src/imports/lines.ts';
-import { PgSearch } from '../src/search/pg-engine.ts';
+import { PgSearchEngine } from '../src/search/pg/engine.ts';
 import { testApp, testDatabase } from './support/database.ts';
 import { catalogueChecksum, insertProducts, insertTree, productRow } from './support/fixtures.ts';
 
@@ -559,7 +559,7 @@ describe('product imports', () => {
         database,
         Array.from({ length: 50 }, (_, i) => productRow({ categoryId: rows[0]!.id, sku: `WORDS-SEED-${i}`, stock: 0 })),
       );
-      await new PgSearch(single.pool).refreshWords();
+      await new PgSearchEngine(single.pool).refreshWords();
       const { report } = await importProducts(single.pool, Readable.from([Buffer.from(ndjson([product('WORDS-1')]))]), {
         format: 'ndjson',
         atomic: false,

@@ -354,7 +354,7 @@ describe('read replica (DATABASE_READ_URL)', () => {
     try {
       await meiliApp.ready();
       // Built at start from the primary, in the background.
-      await until('the search index', async () => (await meiliApp.meili!.engine.unavailable()) === null);
+      await until('the search index', async () => (await meiliApp.searchService.fallback()) === null);
       const found = await served({ url: '/v1/search?q=granite' }, meiliApp);
       expect(found.response.json()).toMatchObject({ engine: 'meilisearch', hits: [{ name: 'Hiking boot Granite' }] });
       expect(found.replica).toContain(`${APP}-read`);

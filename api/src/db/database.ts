@@ -30,7 +30,7 @@ export interface Database {
    */
   pagePool: pg.Pool;
   /**
-   * Connections for search (search/pg-engine.ts): matches are read through the GIN index, never by
+   * Connections for search (search/pg/engine.ts): matches are read through the GIN index, never by
    * a sequential scan (the planner misjudges how often a word occurs, and a scan that reads 300,000
    * rows to find 5,000 costs ten times the bitmap's), and in block order from the first block (a
    * synchronised scan would start anywhere, and the total's estimate relies on the order). Each

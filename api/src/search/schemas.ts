@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { ListProductsQuery, ProductSummary } from '../catalogue/schemas.ts';
-import { MATCH_CAP, MAX_TOTAL_HITS, SAMPLE_RATE } from './pg-engine.ts';
+import { MATCH_CAP, MAX_PAGE, MAX_TOTAL_HITS, SAMPLE_RATE } from './limits.ts';
 
 const cap = MATCH_CAP.toLocaleString('en');
 
@@ -28,7 +28,7 @@ export const SearchQuery = Type.Object(
       }),
     ),
     page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 24, description: 'Hits per page.' })),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_PAGE, default: 24, description: 'Hits per page.' })),
   },
   { additionalProperties: false },
 );

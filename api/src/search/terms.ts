@@ -15,7 +15,7 @@ export function queryTerms(q: string): string[] {
   return [...new Set(words.map((word) => word.slice(0, MAX_TERM_LENGTH)))].slice(0, MAX_TERMS);
 }
 
-/** How the database sees one term (see PgSearch.analyse). */
+/** How the database sees one term (see pg/words.ts, analyse). */
 export interface TermAnalysis {
   /** The term as the index holds words (accents folded); empty when it has no indexable word. */
   lexeme: string;

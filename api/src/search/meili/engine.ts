@@ -1,15 +1,20 @@
+import { LRUCache } from 'lru-cache';
 import type { Meilisearch, SearchParams, SearchResponse } from 'meilisearch';
 import type pg from 'pg';
-import { hitOf, type HitRow, type SearchRequest, type SearchResult } from '../pg-engine.ts';
+import {
+  HIT_COLUMNS,
+  hitOf,
+  noFacets,
+  type HitRow,
+  type IndexedSearchEngine,
+  type SearchFacets,
+  type SearchRequest,
+  type SearchResult,
+} from '../engine.ts';
 import type { SearchHit, SearchSort } from '../schemas.ts';
 import { MARK_END, MARK_START, markHtml, queryTerms } from '../terms.ts';
 import type { ProductDocument } from './documents.ts';
 import type { SearchSync } from './sync.ts';
-
-/** A result from Meilisearch carries how far its index is behind the database. */
-export interface MeiliResult extends SearchResult {
-  lagMs: number;
-}
 
 /** The listing's orders, as Meilisearch sorts (ties by id, as the listing's keyset). */
 const SORTS: Record<Exclude<SearchSort, 'relevance'>, string[]> = {
@@ -19,15 +24,26 @@ const SORTS: Record<Exclude<SearchSort, 'relevance'>, string[]> = {
   name_asc: ['name:asc', 'id:asc'],
 };
 
-/** Why a search configured for Meilisearch was answered by PostgreSQL. */
-export type Fallback = 'meilisearch_unavailable' | 'index_not_ready' | 'index_behind';
-
+/** How often an index not built yet is asked again whether it is (once built, it stays so). */
 const READY_CHECK_MS = 1_000;
 /** How often the index's lag is read to decide whether it is too far behind (one small query). */
 const LAG_CHECK_MS = 1_000;
-const RESUME_AFTER_MS = 5_000;
 
 const FACETS = ['category_ids', 'brand', 'price_bucket', 'in_stock'];
+
+/** Meilisearch's facet distribution (attribute → value → count), typed. */
+function facetsOf(distribution: Record<string, Record<string, number>>): SearchFacets {
+  const facets = noFacets();
+  const entries = (attribute: string) => Object.entries(distribution[attribute] ?? {});
+  for (const [id, count] of entries('category_ids')) facets.categories.set(Number(id), count);
+  for (const [brand, count] of entries('brand')) facets.brands.set(brand, count);
+  for (const [bucket, count] of entries('price_bucket')) facets.prices.set(Number(bucket), count);
+  for (const [inStock, count] of entries('in_stock')) {
+    if (inStock === 'true') facets.availability.inStock = count;
+    else facets.availability.outOfStock = count;
+  }
+  return facets;
+}
 
 /** The filters as Meilisearch filter expressions (all required: the array form is an AND). */
 function filtersOf(request: SearchRequest): string[] {
@@ -50,49 +66,45 @@ type ProductRow = HitRow & { id: string };
  * products are then read from PostgreSQL, so a hit always shows the live price and stock, and a
  * product archived since the index last heard of it is left out rather than shown.
  */
-export class MeiliSearchEngine {
+export class MeiliSearchEngine implements IndexedSearchEngine {
+  readonly name = 'meilisearch';
   readonly #pool: pg.Pool;
   readonly #client: Meilisearch;
   readonly #sync: SearchSync;
-  #ready = { value: false, checkedAt: -Infinity };
-  #lag = { ms: 0, checkedAt: -Infinity };
-  readonly #maxLagMs: number;
-  /** After a failure, searches go to PostgreSQL until then, rather than each waiting to fail. */
-  #resumeAt = -Infinity;
-
   /**
-   * `maxLagMs`: an index further behind the database than this (its indexer failing, or far behind
-   * a big import) answers no search: PostgreSQL, always current, does until it catches up.
+   * The index's state, read at most once a second however many searches ask (concurrent asks
+   * share one read): whether it is built, asked again until it is (then never: an index once
+   * built stays so, swaps included), and how far behind the database it is.
    */
-  constructor(pool: pg.Pool, client: Meilisearch, sync: SearchSync, maxLagMs: number) {
+  readonly #ready: LRUCache<'index', boolean>;
+  readonly #lag: LRUCache<'index', number>;
+
+  constructor(pool: pg.Pool, client: Meilisearch, sync: SearchSync) {
     this.#pool = pool;
-    this.#maxLagMs = maxLagMs;
     this.#client = client;
     this.#sync = sync;
+    this.#ready = new LRUCache({
+      max: 1,
+      ttl: READY_CHECK_MS,
+      fetchMethod: async (_key, _stale, { options }) => {
+        const ready = await sync.isReady();
+        // A ttl of 0 never goes stale.
+        if (ready) options.ttl = 0;
+        return ready;
+      },
+    });
+    this.#lag = new LRUCache({ max: 1, ttl: LAG_CHECK_MS, fetchMethod: () => sync.lagMs() });
   }
 
-  /** Why PostgreSQL must answer instead, or null when Meilisearch can. */
-  async unavailable(): Promise<Fallback | null> {
-    const now = performance.now();
-    if (now < this.#resumeAt) return 'meilisearch_unavailable';
-    if (!this.#ready.value && now - this.#ready.checkedAt > READY_CHECK_MS) {
-      this.#ready = { value: await this.#sync.isReady(), checkedAt: now };
-    }
-    if (!this.#ready.value) return 'index_not_ready';
-    if (now - this.#lag.checkedAt > LAG_CHECK_MS) {
-      // Checked first, so that searches arriving meanwhile do not each read the lag too.
-      this.#lag.checkedAt = now;
-      this.#lag.ms = await this.#sync.lagMs();
-    }
-    return this.#lag.ms > this.#maxLagMs ? 'index_behind' : null;
+  async isReady(): Promise<boolean> {
+    return (await this.#ready.fetch('index')) ?? false;
   }
 
-  /** A search failed: PostgreSQL answers for the next few seconds. */
-  failed(): void {
-    this.#resumeAt = performance.now() + RESUME_AFTER_MS;
+  async lagMs(): Promise<number> {
+    return (await this.#lag.fetch('index')) ?? 0;
   }
 
-  async search(request: SearchRequest): Promise<MeiliResult> {
+  async search(request: SearchRequest): Promise<SearchResult> {
     const words = queryTerms(request.q);
     const params: SearchParams = {
       filter: filtersOf(request),
@@ -128,26 +140,17 @@ export class MeiliSearchEngine {
       // The index's name, marked, while it is still the product's name.
       hits.push(hitOf(row, markHtml(typeof marked === 'string' && stripMarks(marked) === name ? marked : name)));
     }
-    const facets = new Map<string, number>();
-    const distribution = response.facetDistribution ?? {};
-    const prefixes: Record<string, string> = { category_ids: 'c', brand: 'b', price_bucket: 'p' };
-    for (const [facet, values] of Object.entries(distribution)) {
-      for (const [value, count] of Object.entries(values)) {
-        if (facet === 'in_stock') facets.set(`s:${value === 'true' ? 1 : 0}`, count);
-        else if (prefixes[facet]) facets.set(`${prefixes[facet]}:${value}`, count);
-      }
-    }
+    const facets = facetsOf(response.facetDistribution ?? {});
     // Every match is in stock or not: the two counts add up to the total, which Meilisearch's own
     // totalHits would cap at maxTotalHits.
-    const total = (facets.get('s:1') ?? 0) + (facets.get('s:0') ?? 0);
+    const total = facets.availability.inStock + facets.availability.outOfStock;
     return { hits, total, totalExact: true, facets, words, corrected: false, relaxed, lagMs };
   }
 
   async #products(ids: number[]): Promise<ProductRow[]> {
     if (ids.length === 0) return [];
     const { rows } = await this.#pool.query<ProductRow>(
-      `SELECT p.id, p.sku, p.slug, p.name, p.brand, p.category_id, p.price_amount, p.currency,
-              p.images -> 0 ->> 'url' AS image_url, p.images -> 0 ->> 'alt' AS image_alt, p.stock
+      `SELECT ${HIT_COLUMNS}
          FROM products p WHERE p.id = ANY($1::bigint[]) AND p.status = 'active'`,
       [ids],
     );

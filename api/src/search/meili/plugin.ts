@@ -8,14 +8,14 @@ import { meiliClient, searchSync, type MeiliConfig } from './setup.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** Set when MEILISEARCH_URL is: the engine /v1/search asks first. */
+    /** Set when MEILISEARCH_URL is: the engine the search service asks first, and the indexer. */
     meili?: { engine: MeiliSearchEngine; indexer?: Indexer };
   }
 }
 
 export interface MeiliPluginOptions {
   database: Database;
-  config: MeiliConfig & Pick<Config, 'SEARCH_INDEXER' | 'MEILISEARCH_MAX_LAG_MS'>;
+  config: MeiliConfig & Pick<Config, 'SEARCH_INDEXER'>;
 }
 
 const RETRY_MS = 1_000;
@@ -32,12 +32,7 @@ const plugin: FastifyPluginAsync<MeiliPluginOptions> = async (app, { database, c
   const sync = searchSync(database.pool, config, log);
   // The hits' products are read like any public read (the replica, when there is one); the
   // outbox and the index's state, on the primary.
-  const engine = new MeiliSearchEngine(
-    database.readPool,
-    meiliClient(config, config.MEILISEARCH_TIMEOUT_MS),
-    sync,
-    config.MEILISEARCH_MAX_LAG_MS,
-  );
+  const engine = new MeiliSearchEngine(database.readPool, meiliClient(config, config.MEILISEARCH_TIMEOUT_MS), sync);
   const indexer =
     config.SEARCH_INDEXER === 'in-process' ? new Indexer(sync, { connectionString: database.url, log }) : undefined;
   app.decorate('meili', { engine, indexer });

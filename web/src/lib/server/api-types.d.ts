@@ -85,7 +85,7 @@ export interface paths {
         };
         /**
          * Search active products, with facet counts
-         * @description Relevance first: products with every word in their name, brand or category, then whole-word matches, then by weight (name > brand > category > description). Accents are ignored, the last word also matches the start of a word of a name, brand or category, and a mistyped word is corrected. With no product having every word, products with some of them (`query.relaxed`). Up to 1,000 matches, total and facet counts are exact; beyond, estimates (`total.exact`, `facets.exact`).
+         * @description Relevance first: products with every word in their name, brand or category, then whole-word matches, then by weight (name > brand > category > description). Accents are ignored, the last word also matches the start of a word of a name, brand or category, and a mistyped word is corrected. With no product having every word, products with some of them (`query.relaxed`). Up to 1,000 matches, total and facet counts are exact; beyond, estimates (`total.exact`, `facets.exact`). An unknown category is a 404, as on `GET /v1/products`.
          */
         get: operations["searchProducts"];
         put?: never;
@@ -1410,6 +1410,15 @@ export interface operations {
             };
             /** @description Bad Request */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not Found */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -18,7 +18,8 @@ export const load = (async (event) => {
     api.GET('/v1/search', { params: { query: { q, category, ...filters, page, limit: PAGE_SIZE } }, headers }),
   );
   if (!data) {
-    if (response.status === 400) error(400, problem?.detail ?? 'Bad request');
+    // An unknown category is a 404 (as on the listing): the not-found page.
+    if (response.status === 400 || response.status === 404) error(response.status, problem?.detail ?? 'Bad request');
     unavailable(event);
   }
   event.setHeaders({ 'cache-control': 'public, max-age=10' });
