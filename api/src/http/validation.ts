@@ -20,13 +20,17 @@ const SHARED = {
   allErrors: true,
 } as const;
 
+type SharedSchemas = Parameters<ReturnType<typeof AjvCompiler>>[0];
+
 /** Registered before the routes, whose schemas it compiles. */
 export const validationPlugin = fp(
   async (app: FastifyInstance) => {
+    // Keeps one instance per set of options (and of shared schemas, which it is given as they stand).
     const compilers = AjvCompiler();
-    const bodies = compilers({}, { customOptions: { ...SHARED, coerceTypes: false } });
-    const parameters = compilers({}, { customOptions: { ...SHARED, coerceTypes: 'array' } });
-    app.setValidatorCompiler((route) => (route.httpPart === 'body' ? bodies : parameters)(route));
+    app.setValidatorCompiler((route) => {
+      const coerceTypes = route.httpPart === 'body' ? false : 'array';
+      return compilers(app.getSchemas() as SharedSchemas, { customOptions: { ...SHARED, coerceTypes } })(route);
+    });
   },
   { name: 'validation' },
 );
