@@ -23,8 +23,8 @@ import { HttpProblem, problemPlugin, sendProblem, toProblem } from './http/probl
 import { rateLimitPlugin } from './http/rate-limit.ts';
 import { responseCachePlugin } from './http/response-cache.ts';
 import { securityPlugin } from './http/security.ts';
-import { strictBodiesPlugin } from './http/strict-bodies.ts';
 import { strictNumbersPlugin } from './http/strict-numbers.ts';
+import { validationPlugin } from './http/validation.ts';
 import { mediaRoutes } from './media/routes.ts';
 import { metricsPlugin } from './metrics/plugin.ts';
 import { stockPlugin } from './stock/plugin.ts';
@@ -132,16 +132,6 @@ export async function buildApp({ config, database, logger }: AppOptions) {
       const given = request.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    ajv: {
-      customOptions: {
-        // Unknown parameters are refused rather than silently ignored (a typo must not widen a query).
-        removeAdditional: false,
-        coerceTypes: 'array',
-        useDefaults: true,
-        // Report every failing parameter, not only the first.
-        allErrors: true,
-      },
-    },
     // Long enough for any valid path parameter, so a too-long one is a 400 naming it, not a 404.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     // The router's own refusals answer problem+json like every other refusal, and 400 (Fastify
@@ -198,7 +188,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
     exempt: ['/healthz', '/readyz', '/metrics'],
   });
   await app.register(strictNumbersPlugin);
-  await app.register(strictBodiesPlugin);
+  await app.register(validationPlugin);
   await app.register(etag, { weak: true });
   await app.register(responseCachePlugin, { ttlMs: config.RESPONSE_CACHE_TTL_MS });
   await app.register(swagger, {

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import { createDatabase, type Database } from '../src/db/database.ts';
 import { HttpProblem } from '../src/http/problem.ts';
-import { CsvParser, type CsvRecord } from '../src/imports/csv.ts';
+import { CsvReader, type CsvRecord } from '../src/imports/csv.ts';
 import { importProducts, limitBytes } from '../src/imports/importer.ts';
 import { LineSplitter } from '../src/imports/lines.ts';
 import { PgSearchEngine } from '../src/search/pg/engine.ts';
@@ -16,15 +16,16 @@ const ndjson = (rows: (Row | string)[]) =>
   rows.map((row) => (typeof row === 'string' ? row : JSON.stringify(row))).join('\n') + '\n';
 
 /** Parses `text` fed in pieces cut at `cuts`: the result must not depend on where chunks end. */
-function parseCsv(text: string, cuts: number[] = []): CsvRecord[] {
-  const parser = new CsvParser(1_000);
+async function parseCsv(text: string, cuts: number[] = []): Promise<CsvRecord[]> {
+  const reader = new CsvReader(1_000);
+  const bytes = Buffer.from(text);
   const records: CsvRecord[] = [];
   let from = 0;
-  for (const cut of [...cuts, text.length]) {
-    records.push(...parser.push(text.slice(from, cut)));
+  for (const cut of [...cuts, bytes.length]) {
+    records.push(...reader.push(bytes.subarray(from, cut)));
     from = cut;
   }
-  return [...records, ...parser.end()];
+  return [...records, ...(await reader.end())];
 }
 
 describe('CSV parser (RFC 4180)', () => {
@@ -37,34 +38,44 @@ describe('CSV parser (RFC 4180)', () => {
     '"closed"after,x,y\n' +
     'last,"",end';
 
-  it('reads fields, quotes, line breaks and blank lines, numbering records by their first line', () => {
-    expect(parseCsv(text)).toEqual([
-      { line: 1, fields: ['a', 'b', 'c'], quoted: [false, false, false] },
-      { line: 2, fields: ['quoted, comma', 'say "hi"', 'plain'], quoted: [true, true, false] },
-      { line: 3, fields: ['two\nlines', '', ''], quoted: [true, false, false] },
+  it('reads fields, quotes, line breaks and blank lines, telling an empty field from a quoted empty one, numbering records by their first line', async () => {
+    expect(await parseCsv(text)).toEqual([
+      { line: 1, fields: ['a', 'b', 'c'] },
+      { line: 2, fields: ['quoted, comma', 'say "hi"', 'plain'] },
+      { line: 3, fields: ['two\nlines', undefined, undefined] },
       { line: 6, error: 'a quote inside an unquoted field' },
       { line: 7, error: 'text after the closing quote of a field' },
-      { line: 8, fields: ['last', '', 'end'], quoted: [false, true, false] },
+      { line: 8, fields: ['last', '', 'end'] },
     ]);
   });
 
-  it('gives the same records wherever the chunks are cut', () => {
-    const whole = parseCsv(text);
-    for (let cut = 1; cut < text.length; cut++) expect(parseCsv(text, [cut]), `cut at ${cut}`).toEqual(whole);
+  it('gives the same records wherever the chunks are cut', async () => {
+    const whole = await parseCsv(text);
+    for (let cut = 1; cut < text.length; cut++) expect(await parseCsv(text, [cut]), `cut at ${cut}`).toEqual(whole);
   });
 
-  it('reports a quote never closed and resumes at the next line', () => {
-    expect(parseCsv('x,"open\ny,z\n')).toEqual([
+  it('reports a quote never closed and resumes at the next line', async () => {
+    expect(await parseCsv('x,"open\ny,z\n')).toEqual([
       { line: 1, error: 'a quoted field is never closed' },
-      { line: 2, fields: ['y', 'z'], quoted: [false, false] },
+      { line: 2, fields: ['y', 'z'] },
     ]);
   });
 
-  it('skips a record longer than its limit without holding it', () => {
+  it('ignores a byte order mark before the first record, wherever the chunks cut it', async () => {
+    for (const cut of [1, 2, 3, 4]) {
+      expect(await parseCsv('\uFEFFsku,name\r\nA,"x\r\ny"\r\nB,z\r\n', [cut]), `cut at ${cut}`).toEqual([
+        { line: 1, fields: ['sku', 'name'] },
+        { line: 2, fields: ['A', 'x\r\ny'] },
+        { line: 4, fields: ['B', 'z'] },
+      ]);
+    }
+  });
+
+  it('skips a record longer than its limit without holding it', async () => {
     const long = `${'x'.repeat(3_000)}\nok\n`;
-    expect(parseCsv(long, [500, 1_500, 2_500])).toEqual([
-      { line: 1, error: 'record longer than 1000 characters' },
-      { line: 2, fields: ['ok'], quoted: [false] },
+    expect(await parseCsv(long, [500, 1_500, 2_500])).toEqual([
+      { line: 1, error: 'record longer than 1000 bytes' },
+      { line: 2, fields: ['ok'] },
     ]);
   });
 });

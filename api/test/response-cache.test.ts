@@ -74,13 +74,13 @@ describe('the response micro-cache', () => {
     expect((await app.inject('/v1/products/late-arrival')).statusCode).toBe(200);
   });
 
-  it('drops expired answers as new ones are stored, so it holds about one TTL of them', async () => {
+  it('drops answers as they expire, so it holds about one TTL of them', async () => {
     const cache = app.responseCache!;
     for (let i = 1; i <= 20; i++) await app.inject(`/v1/products?limit=${i}`);
     expect(cache.entries()).toBeGreaterThanOrEqual(20);
     expect(cache.bytes()).toBeGreaterThan(0);
     await new Promise((resolve) => setTimeout(resolve, TTL + 50));
-    // One new answer: the twenty expired ones (never asked for again) go as it is stored.
+    // The twenty expired answers (never asked for again) are gone; one new answer is kept.
     await app.inject('/v1/products?limit=21');
     expect(cache.entries()).toBe(1);
   });

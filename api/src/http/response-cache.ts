@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { LRUCache } from 'lru-cache';
 
 /**
  * A short-lived, in-process cache of public GET answers (a "micro-cache"), for routes that opt in
@@ -10,10 +11,10 @@ import fp from 'fastify-plugin';
  * home page, a popular category) cost one database query per second instead of one per request,
  * and concurrent identical misses share one query rather than stampeding the database. The TTL
  * stays below the advertised max-age, so a client sees nothing staler than it was promised.
- * Bounded by entry count and bytes; oldest entries go first. Every answer stored also drops the
- * entries that have expired: a cache of one-second answers then holds about one second's worth,
- * rather than filling to its bounds with answers nobody will be given (in the 10-minute soak, the
- * API's memory grew 16% as cursors reached ever new pages).
+ * Bounded by entry count and bytes (least recently used first), and expired entries are dropped
+ * when they expire (`ttlAutopurge`): a cache of one-second answers holds about one second's worth,
+ * rather than filling to its bounds with answers nobody will be given.
+ * The store is an `lru-cache` (https://isaacs.github.io/node-lru-cache/).
  */
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -35,7 +36,6 @@ export interface ResponseCacheOptions {
 interface Entry {
   payload: string;
   headers: Record<string, string>;
-  expires: number;
 }
 
 const KEPT_HEADERS = ['content-type', 'etag', 'cache-control', 'link'] as const;
@@ -47,42 +47,35 @@ type CachedRequest = FastifyRequest & { [pending]?: { key: string; done: () => v
 export const responseCachePlugin = fp<ResponseCacheOptions>(
   async (app: FastifyInstance, { ttlMs, maxEntries = 10_000, maxBytes = 64 * 1024 * 1024 }) => {
     if (ttlMs <= 0) return;
-    const entries = new Map<string, Entry>();
+    const entries = new LRUCache<string, Entry>({
+      max: maxEntries,
+      maxSize: maxBytes,
+      // One answer never takes more than a sixteenth of the cache: a larger one is not kept.
+      maxEntrySize: maxBytes / 16,
+      sizeCalculation: (entry) => entry.payload.length || 1,
+      ttl: ttlMs,
+      ttlAutopurge: true,
+    });
     const inflight = new Map<string, Promise<void>>();
-    let bytes = 0;
 
-    app.decorate('responseCache', { entries: () => entries.size, bytes: () => bytes });
-
-    const remove = (key: string) => {
-      const entry = entries.get(key);
-      if (!entry) return;
-      bytes -= entry.payload.length;
-      entries.delete(key);
-    };
+    app.decorate('responseCache', { entries: () => entries.size, bytes: () => entries.calculatedSize });
 
     const serve = (reply: FastifyReply, entry: Entry) => {
       reply.headers(entry.headers);
       return reply.send(entry.payload);
     };
 
-    const fresh = (key: string) => {
-      const entry = entries.get(key);
-      if (entry && entry.expires > Date.now()) return entry;
-      if (entry) remove(key);
-      return undefined;
-    };
-
     app.addHook('onRequest', async (request: CachedRequest, reply) => {
       if (request.method !== 'GET' || !request.routeOptions.config.responseCache) return;
       const key = request.url;
-      let entry = fresh(key);
+      let entry = entries.get(key);
       if (!entry && inflight.has(key)) {
         // Someone is already asking the database the same question: wait for that answer (but
         // never longer than the TTL: a lost answer must not hold anyone up).
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([inflight.get(key), new Promise((resolve) => (timer = setTimeout(resolve, ttlMs)))]);
         clearTimeout(timer);
-        entry = fresh(key);
+        entry = entries.get(key);
       }
       if (entry) return serve(reply, entry);
       let done!: () => void;
@@ -92,22 +85,13 @@ export const responseCachePlugin = fp<ResponseCacheOptions>(
 
     app.addHook('onSend', async (request: CachedRequest, reply, payload) => {
       const slot = request[pending];
-      if (!slot || reply.statusCode !== 200 || typeof payload !== 'string' || payload.length > maxBytes / 16) return;
+      if (!slot || reply.statusCode !== 200 || typeof payload !== 'string') return;
       const headers: Record<string, string> = {};
       for (const name of KEPT_HEADERS) {
         const value = reply.getHeader(name);
         if (value !== undefined) headers[name] = String(value);
       }
-      const now = Date.now();
-      remove(slot.key);
-      entries.set(slot.key, { payload, headers, expires: now + ttlMs });
-      bytes += payload.length;
-      // Entries are in the order they expire (one TTL, and a key stored again moves to the end):
-      // from the oldest, drop the expired ones, then as many as the bounds ask.
-      for (const [oldest, entry] of entries) {
-        if (entry.expires > now && entries.size <= maxEntries && bytes <= maxBytes) break;
-        remove(oldest);
-      }
+      entries.set(slot.key, { payload, headers });
     });
 
     const settle = async (request: CachedRequest) => {
@@ -119,6 +103,7 @@ export const responseCachePlugin = fp<ResponseCacheOptions>(
     };
     app.addHook('onResponse', settle);
     app.addHook('onRequestAbort', settle);
+    app.addHook('onClose', async () => entries.clear());
   },
   { name: 'response-cache', dependencies: ['@fastify/etag'] },
 );

@@ -140,7 +140,7 @@ export async function importOn(
       // for the parse instead of running beside it. Let I/O in between chunks.
       await yieldToIo();
     }
-    for (const candidate of decoder.end()) {
+    for (const candidate of await decoder.end()) {
       accept(candidate);
       if (batch.full(batchSize, batchChars)) await flush();
     }

@@ -1,7 +1,7 @@
 import { Compile } from 'typebox/compile';
 import { HttpProblem } from '../http/problem.ts';
 import { ProductCreate } from '../catalogue/write-schemas.ts';
-import { CsvParser, type CsvRecord } from './csv.ts';
+import { CsvReader, type Cell, type CsvRecord } from './csv.ts';
 import { LineSplitter } from './lines.ts';
 
 /** A row of the body: a product to write, or why it was rejected. */
@@ -10,7 +10,7 @@ export type Candidate = { line: number; product: ProductCreate } | { line: numbe
 /** Turns body chunks into candidate rows, holding at most one partial row between chunks. */
 export interface RowDecoder {
   push(chunk: Buffer): Candidate[];
-  end(): Candidate[];
+  end(): Candidate[] | Promise<Candidate[]>;
 }
 
 export type ImportFormat = 'ndjson' | 'csv';
@@ -138,16 +138,15 @@ const headerProblem = (detail: string) =>
  * `attributes` cells hold JSON; `price_amount` and `stock` decimal integers.
  */
 export class CsvDecoder implements RowDecoder {
-  readonly #parser = new CsvParser(MAX_ROW_BYTES);
-  readonly #decoder = new TextDecoder('utf-8');
+  readonly #reader = new CsvReader(MAX_ROW_BYTES);
   #columns?: Column[];
 
   push(chunk: Buffer): Candidate[] {
-    return this.#rows(this.#parser.push(this.#decoder.decode(chunk, { stream: true })));
+    return this.#rows(this.#reader.push(chunk));
   }
 
-  end(): Candidate[] {
-    const rows = this.#rows([...this.#parser.push(this.#decoder.decode()), ...this.#parser.end()]);
+  async end(): Promise<Candidate[]> {
+    const rows = this.#rows(await this.#reader.end());
     if (!this.#columns) throw headerProblem('The body has no header row.');
     return rows;
   }
@@ -171,13 +170,13 @@ export class CsvDecoder implements RowDecoder {
     return rows;
   }
 
-  #row({ line, fields, quoted }: { line: number; fields: string[]; quoted: boolean[] }): Candidate {
+  #row({ line, fields }: { line: number; fields: Cell[] }): Candidate {
     const value: Record<string, unknown> = {};
     const price: Record<string, unknown> = {};
     const problems: string[] = [];
     this.#columns!.forEach((column, index) => {
-      const cell = fields[index]!;
-      if (cell === '' && !quoted[index]) return;
+      const cell = fields[index];
+      if (cell === undefined) return;
       switch (column) {
         case 'price_amount':
         case 'stock':
@@ -211,7 +210,7 @@ export class CsvDecoder implements RowDecoder {
 
 function header(record: CsvRecord): Column[] {
   if ('error' in record) throw headerProblem(`The header row is not valid CSV: ${record.error}.`);
-  const columns = record.fields.map((field) => field.trim());
+  const columns = record.fields.map((field) => (field ?? '').trim());
   const unknown = columns.filter((c) => !(CSV_COLUMNS as readonly string[]).includes(c));
   if (unknown.length > 0) {
     throw headerProblem(`Unknown column(s): ${unknown.join(', ')}. The columns are: ${CSV_COLUMNS.join(', ')}.`);
