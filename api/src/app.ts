@@ -11,7 +11,7 @@ import { authPlugin } from './auth/plugin.ts';
 import { keyRoutes } from './auth/routes.ts';
 import { cataloguePlugin } from './catalogue/plugin.ts';
 import { productWriteRoutes } from './catalogue/write-routes.ts';
-import { corsOrigins, loadConfig, type Config } from './config.ts';
+import { corsOrigins, type Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { healthRoutes } from './health/routes.ts';
 import { importRoutes } from './imports/routes.ts';
@@ -31,28 +31,8 @@ import { stockBatchRoutes } from './stock/batch-routes.ts';
 import { stockRoutes } from './stock/routes.ts';
 
 export interface AppOptions {
-  /** Guards left out (tests, the OpenAPI export, the benchmark) are off: no rate limit, no CORS. */
-  config: Pick<Config, 'CURSOR_SECRET' | 'LOG_LEVEL' | 'RESPONSE_CACHE_TTL_MS'> &
-    Partial<
-      Pick<
-        Config,
-        | 'RATE_LIMIT_READS_PER_MINUTE'
-        | 'RATE_LIMIT_WRITES_PER_MINUTE'
-        | 'BODY_LIMIT_BYTES'
-        | 'IMPORT_MAX_BYTES'
-        | 'CORS_ORIGINS'
-        | 'TRUST_PROXY'
-        | 'MEILISEARCH_URL'
-        | 'MEILISEARCH_KEY'
-        | 'MEILISEARCH_INDEX'
-        | 'MEILISEARCH_TIMEOUT_MS'
-        | 'MEILISEARCH_TASK_TIMEOUT_MS'
-        | 'MEILISEARCH_MAX_LAG_MS'
-        | 'SEARCH_INDEXER'
-        | 'METRICS_TOKEN'
-        | 'STOCK_COALESCE'
-      >
-    >;
+  /** The validated configuration (loadConfig): every default is the config schema's. */
+  config: Config;
   database: Database;
   /** Override the logger (tests silence it); defaults to JSON logs at LOG_LEVEL. */
   logger?: FastifyServerOptions['logger'];
@@ -159,7 +139,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
       const refusal = detail ? new HttpProblem(400, 'invalid-request', 'Invalid request', detail) : error;
       return sendProblem(reply, toProblem(refusal, request));
     },
-    bodyLimit: config.BODY_LIMIT_BYTES ?? 1_048_576,
+    bodyLimit: config.BODY_LIMIT_BYTES,
     // A request reaching a connection that is closing is answered (with `Connection: close`),
     // not refused: it was sent on a connection this server had kept open for it.
     return503OnClosing: false,
@@ -190,7 +170,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(problemPlugin);
   // Early: its onResponse hook times every request, and the routes below count through app.metrics.
   await app.register(metricsPlugin, { token: config.METRICS_TOKEN, database });
-  await app.register(securityPlugin, { corsOrigins: corsOrigins(config.CORS_ORIGINS ?? '') });
+  await app.register(securityPlugin, { corsOrigins: corsOrigins(config.CORS_ORIGINS) });
   // Keys first: the rate limits count a client by its verified key.
   await app.register(authPlugin, { db: database.db });
   await app.register(rateLimitPlugin, {
@@ -230,13 +210,13 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(cataloguePlugin, { database, cursorSecret: config.CURSOR_SECRET });
   await app.register(catalogueRoutes);
   await app.register(productWriteRoutes, { db: database.db });
-  if (config.MEILISEARCH_URL) await app.register(meiliPlugin, { database, config: { ...loadConfig({}), ...config } });
+  if (config.MEILISEARCH_URL) await app.register(meiliPlugin, { database, config });
   await app.register(searchRoutes, { pool: database.searchPool, primary: database.pool });
   await app.register(importRoutes, { pool: database.pool, maxBytes: config.IMPORT_MAX_BYTES });
   await app.register(stockRoutes, {
     db: database.db,
     pool: database.pool,
-    coalesce: (config.STOCK_COALESCE ?? 'on') === 'on',
+    coalesce: config.STOCK_COALESCE === 'on',
   });
   await app.register(stockBatchRoutes, { db: database.db, pool: database.pool });
   await app.register(keyRoutes);
