@@ -171,12 +171,13 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   // Early: its onResponse hook times every request, and the routes below count through app.metrics.
   await app.register(metricsPlugin, { token: config.METRICS_TOKEN, database });
   await app.register(securityPlugin, { corsOrigins: corsOrigins(config.CORS_ORIGINS) });
-  // Keys first: the rate limits count a client by its verified key.
+  // Keys first: their onRequest hook verifies the key, by which the rate limits count a client.
   await app.register(authPlugin, { db: database.db });
   await app.register(rateLimitPlugin, {
     readsPerMinute: config.RATE_LIMIT_READS_PER_MINUTE,
     writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE,
     exempt: ['/healthz', '/readyz', '/metrics'],
+    clientKey: (request) => request.apiKey?.prefix,
   });
   await app.register(strictNumbersPlugin);
   await app.register(strictBodiesPlugin);
