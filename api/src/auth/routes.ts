@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { NoQuery } from '../catalogue/schemas.ts';
+import { NoQuery } from '../http/schemas.ts';
 import { SCOPES } from '../db/schema.ts';
 import { notFound } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';

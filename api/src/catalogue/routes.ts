@@ -4,7 +4,8 @@ import { versionTag } from '../http/conditional.ts';
 import { notFound } from '../http/problem.ts';
 import { cacheable, problemResponses } from '../http/responses.ts';
 import { listProducts } from './list-products.ts';
-import { CategoryList, ListProductsQuery, NoQuery, Product, ProductPage, ProductParams } from './schemas.ts';
+import { NoQuery } from '../http/schemas.ts';
+import { CategoryList, ListProductsQuery, Product, ProductPage, ProductParams } from './schemas.ts';
 
 const LIST_CACHE = 'public, max-age=10, stale-while-revalidate=30';
 

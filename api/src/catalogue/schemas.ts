@@ -15,8 +15,6 @@ const Timestamp = Type.String({ format: 'date-time' });
 const PlainText = (options: { minLength?: number; maxLength: number }) =>
   Type.String({ ...options, pattern: '^[^\\u0000-\\u001f\\u007f]*$' });
 
-/** For routes that take no query parameters: an unknown one is refused, like everywhere else. */
-export const NoQuery = Type.Object({}, { additionalProperties: false });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const Money = Type.Object(

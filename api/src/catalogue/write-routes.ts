@@ -5,8 +5,9 @@ import { parseIfMatch, versionTag } from '../http/conditional.ts';
 import { runIdempotent, sendAnswer } from '../http/idempotency.ts';
 import { notFound, toProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
+import { IdempotencyKeyHeader, NoQuery } from '../http/schemas.ts';
 import { ProductWriter } from './product-writes.ts';
-import { NoQuery, Product, ProductParams } from './schemas.ts';
+import { Product, ProductParams } from './schemas.ts';
 import { ProductCreate, ProductPatch } from './write-schemas.ts';
 
 const Authorization = Type.String({ description: 'Bearer <API key> with the catalog:write scope.' });
@@ -37,9 +38,7 @@ export const productWriteRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
           'A clash of `sku` or `slug` with another product is a 409 naming the field. Opening stock is written to the ledger. Send `Idempotency-Key` to make retries safe.',
         headers: Type.Object({
           authorization: Type.Optional(Authorization),
-          'idempotency-key': Type.Optional(
-            Type.String({ description: 'Makes a retry answer the same and change nothing more.' }),
-          ),
+          'idempotency-key': Type.Optional(IdempotencyKeyHeader),
         }),
         querystring: NoQuery,
         body: ProductCreate,

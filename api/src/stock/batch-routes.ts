@@ -5,7 +5,7 @@ import type { Db } from '../db/database.ts';
 import { runIdempotent, type Executor } from '../http/idempotency.ts';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, toProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
-import { NoQuery } from '../catalogue/schemas.ts';
+import { NoQuery } from '../http/schemas.ts';
 import { actorOf, StockRepository, type Actor } from './repository.ts';
 import { BatchAdjustmentBody, BatchResult, MAX_STOCK, type BatchResult as BatchResultType } from './schemas.ts';
 

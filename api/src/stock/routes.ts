@@ -6,7 +6,7 @@ import { expireIdempotencyKeys, runIdempotent, sendAnswer } from '../http/idempo
 import { parseIfMatch, versionTag } from '../http/conditional.ts';
 import { HttpProblem, invalidParam, notFound, toProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
-import { NoQuery } from '../catalogue/schemas.ts';
+import { NoQuery } from '../http/schemas.ts';
 import { fingerprint } from '../pagination/cursor.ts';
 import { actorOf, StockRepository } from './repository.ts';
 import { DEFAULT_MAX_IN_FLIGHT, StockCoalescer } from './coalescer.ts';
