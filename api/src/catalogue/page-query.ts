@@ -1,6 +1,6 @@
 import type { QueryConfig } from 'pg';
-import type { ProductFilters, SortKey } from './products-repository.ts';
-import type { Sort } from './schemas.ts';
+import type { CategoryNode } from './category-tree.ts';
+import { SORT_SPECS, type Sort, type SortKey } from './sorts.ts';
 
 /**
  * The SQL of one page of the product list: the hottest query of the API, so it is written out
@@ -18,20 +18,15 @@ import type { Sort } from './schemas.ts';
  * Column names follow api/src/db/schema.ts; the pagination property test compares every shape
  * with an independent SQL query.
  */
-export interface SortSql {
-  column: string;
-  descending: boolean;
-  /** The key's SQL type, so the row comparison matches the index whatever the parameter type. */
-  cast: 'timestamptz' | 'integer' | 'text';
+export interface ProductFilters {
+  /** The category and its descendants. */
+  category?: CategoryNode;
+  brands?: string[];
+  minPrice?: number;
+  maxPrice?: number;
+  inStock?: boolean;
+  updatedAfter?: Date;
 }
-
-export const SORT_SQL: Record<Sort, SortSql> = {
-  newest: { column: 'created_at', descending: true, cast: 'timestamptz' },
-  price_asc: { column: 'price_amount', descending: false, cast: 'integer' },
-  price_desc: { column: 'price_amount', descending: true, cast: 'integer' },
-  name_asc: { column: 'name', descending: false, cast: 'text' },
-  updated: { column: 'updated_at', descending: false, cast: 'timestamptz' },
-};
 
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
@@ -87,7 +82,7 @@ export function pageQuery({
   filters,
   position,
 }: PageQueryInput): QueryConfig & { rowMode: 'array'; planStable: boolean } {
-  const spec = SORT_SQL[sort];
+  const spec = SORT_SPECS[sort];
   const scanDescending = spec.descending !== (position?.direction === 'before');
   const values: unknown[] = [];
   const param = (value: unknown, cast: string) => {

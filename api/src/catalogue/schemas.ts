@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { DEFAULT_SORT, SORTS } from './sorts.ts';
 
 export const MAX_PRICE = 2_147_483_647;
 
@@ -78,9 +79,6 @@ export const Product = Type.Object(
   { title: 'Product' },
 );
 
-export const SORTS = ['newest', 'price_asc', 'price_desc', 'name_asc', 'updated'] as const;
-export type Sort = (typeof SORTS)[number];
-export const DEFAULT_SORT: Sort = 'newest';
 export const DEFAULT_LIMIT = 24;
 
 export const ListProductsQuery = Type.Object(
