@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import etag from '@fastify/etag';
 import swagger from '@fastify/swagger';
@@ -91,7 +91,7 @@ const SHUTDOWN_DRAIN_MS = 1_000;
  * net.Server's close: http.Server's own close() also cuts every idle keep-alive connection at once,
  * which is what this avoids (Fastify calls it next, for the connections still open then).
  */
-async function drainConnections(server: Server, ms: number): Promise<void> {
+async function drainConnections(server: HttpServer, ms: number): Promise<void> {
   if (!server.listening) return;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
@@ -102,11 +102,8 @@ async function drainConnections(server: Server, ms: number): Promise<void> {
   });
 }
 
-/**
- * The one app factory: the server, the tests, the OpenAPI export and the benchmark all build
- * the API here, so they all run with production's settings.
- */
-export async function buildApp({ config, database, logger }: AppOptions) {
+/** The server with its settings: logs, request ids, validation, the router, the limits. */
+function createServer(config: Config, logger: AppOptions['logger']) {
   const app = Fastify({
     logger: loggerOptions(config.LOG_LEVEL, logger),
     // A caller's request id is kept (to follow a request across services) when it looks like one.
@@ -167,12 +164,21 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
+  return app;
+}
 
+type Server = ReturnType<typeof createServer>;
+
+/**
+ * What every request goes through, in this order: the problem+json error handler, metrics (its
+ * onResponse hook times every request), CORS and security headers, the API key (verified once),
+ * the rate limits (which count a client by that key), strict parameters and bodies, ETags and
+ * the response cache (after the rate limits, so a cached answer is counted too).
+ */
+async function registerRequestPipeline(app: Server, config: Config, database: Database) {
   await app.register(problemPlugin);
-  // Early: its onResponse hook times every request, and the routes below count through app.metrics.
   await app.register(metricsPlugin, { token: config.METRICS_TOKEN, database });
   await app.register(securityPlugin, { corsOrigins: corsOrigins(config.CORS_ORIGINS) });
-  // Keys first: their onRequest hook verifies the key, by which the rate limits count a client.
   await app.register(authPlugin, { db: database.db });
   await app.register(rateLimitPlugin, {
     readsPerMinute: config.RATE_LIMIT_READS_PER_MINUTE,
@@ -184,6 +190,14 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(strictBodiesPlugin);
   await app.register(etag, { weak: true });
   await app.register(responseCachePlugin, { ttlMs: config.RESPONSE_CACHE_TTL_MS });
+}
+
+/**
+ * The OpenAPI document and Swagger UI: after the pipeline, whose hooks Fastify applies only to
+ * what is registered after them (so /docs carries the security headers), and before the routes,
+ * which @fastify/swagger collects as they are added.
+ */
+async function registerDocumentation(app: Server) {
   await app.register(swagger, {
     transform: documentGuards,
     transformObject: hoistNamedSchemas,
@@ -208,12 +222,20 @@ export async function buildApp({ config, database, logger }: AppOptions) {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
 
+/** The capabilities' own services, which their routes read: the catalogue's repositories, Meilisearch. */
+async function registerServices(app: Server, config: Config, database: Database) {
   await app.register(cataloguePlugin, { database, cursorSecret: config.CURSOR_SECRET });
+  if (config.MEILISEARCH_URL) await app.register(meiliPlugin, { database, config });
+}
+
+/** Every route, one file per resource (`<capability>/<resource>.routes.ts`). */
+async function registerRoutes(app: Server, config: Config, database: Database) {
   await app.register(productRoutes);
   await app.register(categoryRoutes);
   await app.register(productWriteRoutes, { db: database.db });
-  if (config.MEILISEARCH_URL) await app.register(meiliPlugin, { database, config });
   await app.register(searchRoutes, { pool: database.searchPool, primary: database.pool });
   await app.register(importRoutes, { pool: database.pool, maxBytes: config.IMPORT_MAX_BYTES });
   await app.register(stockRoutes, {
@@ -225,9 +247,18 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   await app.register(keyRoutes);
   await app.register(mediaRoutes);
   await app.register(healthRoutes, { database });
+}
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
+/**
+ * The one app factory: the server, the tests, the OpenAPI export and the benchmark all build
+ * the API here, so they all run with production's settings.
+ */
+export async function buildApp({ config, database, logger }: AppOptions) {
+  const app = createServer(config, logger);
+  await registerRequestPipeline(app, config, database);
+  await registerDocumentation(app);
+  await registerServices(app, config, database);
+  await registerRoutes(app, config, database);
   return app;
 }
 
