@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.ts';
 import { parseIfMatch, versionTag } from '../http/conditional.ts';
@@ -13,18 +14,20 @@ import { ProductCreate, ProductPatch } from './write-schemas.ts';
 const Authorization = Type.String({ description: 'Bearer <API key> with the catalog:write scope.' });
 const IfMatch = Type.String({ description: 'Apply only if the product is still at this version: "<version>".' });
 
+/** On the primary: a write resolves the slug and answers with the product as it just wrote it. */
+const primaryWriter = (app: FastifyInstance) =>
+  new ProductWriter(app.catalogue.primary.categories, app.catalogue.primary.products);
+
 /** Creating, changing and archiving products (API key with `catalog:write`). */
 export const productWriteRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
-  // On the primary: a write resolves the slug and answers with the product as it just wrote it.
-  const writer = new ProductWriter(app.catalogue.primary.categories, app.catalogue.primary.products);
-  const catalogWriter = app.requireScope('catalog:write');
+  await app.register(productCreateRoutes, { db });
+  await app.register(productChangeRoutes, { db });
+};
 
-  /** The path names a product by id or slug, as GET does. */
-  const productId = async (idOrSlug: string) => {
-    const id = await writer.resolve(idOrSlug);
-    if (id === undefined) throw notFound(`No product '${idOrSlug}'`);
-    return id;
-  };
+/** POST /v1/products. */
+const productCreateRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
+  const writer = primaryWriter(app);
+  const catalogWriter = app.requireScope('catalog:write');
 
   app.post(
     '/v1/products',
@@ -57,6 +60,19 @@ export const productWriteRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
       return sendAnswer(reply, answer);
     },
   );
+};
+
+/** PATCH and DELETE /v1/products/{idOrSlug}. */
+const productChangeRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
+  const writer = primaryWriter(app);
+  const catalogWriter = app.requireScope('catalog:write');
+
+  /** The path names a product by id or slug, as GET does. */
+  const productId = async (idOrSlug: string) => {
+    const id = await writer.resolve(idOrSlug);
+    if (id === undefined) throw notFound(`No product '${idOrSlug}'`);
+    return id;
+  };
 
   app.patch(
     '/v1/products/:idOrSlug',
