@@ -52,12 +52,8 @@ export const authPlugin = fp<{ db: Db }>(
       const { credentials, apiKey } = request;
       if (credentials !== 'verified' || !apiKey) {
         reply.header('www-authenticate', 'Bearer realm="catalogue"');
-        throw new HttpProblem(
-          401,
-          'unauthorized',
-          'Unauthorized',
-          UNAUTHORIZED[credentials === 'verified' ? 'refused' : credentials],
-        );
+        const refusal = credentials === 'verified' ? 'refused' : credentials;
+        throw new HttpProblem(401, 'unauthorized', 'Unauthorized', UNAUTHORIZED[refusal]);
       }
       if (scope && !apiKey.scopes.includes(scope)) {
         throw new HttpProblem(403, 'forbidden', 'Forbidden', `This API key lacks the '${scope}' scope.`);

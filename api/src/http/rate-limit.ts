@@ -19,13 +19,13 @@ import { HttpProblem } from './problem.ts';
  * no policy, so it writes no header here. Over the limit: a 429 problem with `Retry-After`.
  */
 export interface RateLimitOptions {
-  /** Requests per minute; 0 or undefined: no limit. */
-  readsPerMinute?: number;
-  writesPerMinute?: number;
+  /** Requests per minute (RATE_LIMIT_READS_PER_MINUTE, RATE_LIMIT_WRITES_PER_MINUTE); 0: no limit. */
+  readsPerMinute: number;
+  writesPerMinute: number;
   /** Routes never limited (probes, metrics), as declared (`/healthz`). */
   exempt?: string[];
   /** The client's verified credential (a key's public prefix), set by an earlier onRequest hook. */
-  clientKey?: (request: FastifyRequest) => string | undefined;
+  clientKey: (request: FastifyRequest) => string | undefined;
 }
 
 const WINDOW_SECONDS = 60;
@@ -38,10 +38,7 @@ const policyOf = (request: FastifyRequest): Policy =>
   request.method === 'GET' || request.method === 'HEAD' ? 'reads' : 'writes';
 
 export const rateLimitPlugin = fp<RateLimitOptions>(
-  async (
-    app: FastifyInstance,
-    { readsPerMinute = 0, writesPerMinute = 0, exempt = [], clientKey = () => undefined },
-  ) => {
+  async (app: FastifyInstance, { readsPerMinute, writesPerMinute, exempt = [], clientKey }) => {
     /** `key:<credential>` for a verified client, else `ip:<address>`. */
     const clientOf = (request: FastifyRequest) => {
       const key = clientKey(request);
