@@ -54,13 +54,16 @@ export default ts.config(
       // Parse the imported files as TypeScript too, or no-cycle cannot follow them.
       'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
       'import-x/extensions': ['.ts', '.js'],
-      'import-x/resolver-next': [createTypeScriptImportResolver({ project: 'api/tsconfig.json' })],
+      'import-x/resolver-next': [
+        createTypeScriptImportResolver({ project: `${import.meta.dirname}/api/tsconfig.json` }),
+      ],
     },
     rules: {
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
       'import-x/no-restricted-paths': [
         'error',
         {
+          basePath: import.meta.dirname,
           zones: PLUMBING.map((folder) => ({
             target: `./api/src/${folder}`,
             from: CAPABILITIES.map((capability) => `./api/src/${capability}`),
