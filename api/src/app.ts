@@ -193,9 +193,9 @@ async function registerRequestPipeline(app: Server, config: Config, database: Da
 }
 
 /**
- * The OpenAPI document and Swagger UI: after the pipeline, whose hooks Fastify applies only to
- * what is registered after them (so /docs carries the security headers), and before the routes,
- * which @fastify/swagger collects as they are added.
+ * The OpenAPI document and Swagger UI, served through the pipeline like any route (/docs carries
+ * the security headers), and registered before the routes, which @fastify/swagger collects as
+ * they are added.
  */
 async function registerDocumentation(app: Server) {
   await app.register(swagger, {
