@@ -231,13 +231,18 @@ export async function benchImport(options: ImportBenchOptions): Promise<ImportBe
 /** The child process: the API as production builds it, on DATABASE_URL, until SIGTERM. */
 async function serve() {
   const { buildApp } = await import('../api/src/app.ts');
+  const { loadConfig } = await import('../api/src/config.ts');
   const { createDatabase } = await import('../api/src/db/database.ts');
   const database = createDatabase(process.env.DATABASE_URL!);
-  const app = await buildApp({
-    config: { CURSOR_SECRET: 'bench-cursor-secret-0123456789', LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: 0 },
-    database,
-    logger: false,
+  // Production's defaults, without the logs, the response cache and the rate limits.
+  const config = loadConfig({
+    CURSOR_SECRET: 'bench-cursor-secret-0123456789',
+    LOG_LEVEL: 'silent',
+    RESPONSE_CACHE_TTL_MS: '0',
+    RATE_LIMIT_READS_PER_MINUTE: '0',
+    RATE_LIMIT_WRITES_PER_MINUTE: '0',
   });
+  const app = await buildApp({ config, database, logger: false });
   const address = await app.listen({ host: '127.0.0.1', port: 0 });
   console.log(JSON.stringify({ url: address }));
   process.once('SIGTERM', async () => {

@@ -15,32 +15,27 @@ import { products } from '../api/src/db/schema.ts';
 
 const url = process.env.DATABASE_URL;
 if (!url) throw new Error('DATABASE_URL is required');
-const secret = process.env.CURSOR_SECRET ?? 'bench-cursor-secret-0123456789';
 
-// Without rate limits (left out of the config: the bench's clients would share one budget), with
-// TRUST_PROXY from the environment: run.ts and bench/web.ts give it what `npm start` gives the
-// API (scripts/start.mjs), since the storefront calls this API.
-const config = loadConfig();
+// The environment's settings (TRUST_PROXY: run.ts and bench/web.ts give it what `npm start` gives
+// the API, scripts/start.mjs, since the storefront calls this API; RESPONSE_CACHE_TTL_MS;
+// METRICS_TOKEN, which the soak sets to read the API's heap; STOCK_COALESCE, which bench/stock.ts
+// measures both ways), without rate limits (the bench's clients would share one budget) nor
+// Meilisearch (the bench measures PostgreSQL search).
+const benchEnv = {
+  ...process.env,
+  CURSOR_SECRET: process.env.CURSOR_SECRET ?? 'bench-cursor-secret-0123456789',
+  LOG_LEVEL: 'silent',
+  RATE_LIMIT_READS_PER_MINUTE: '0',
+  RATE_LIMIT_WRITES_PER_MINUTE: '0',
+  MEILISEARCH_URL: undefined,
+};
 const database = createDatabase(url, { poolSize: Number(process.env.DATABASE_POOL_SIZE ?? 10) });
-const app = await buildApp({
-  config: {
-    CURSOR_SECRET: secret,
-    LOG_LEVEL: 'silent',
-    RESPONSE_CACHE_TTL_MS: config.RESPONSE_CACHE_TTL_MS,
-    TRUST_PROXY: config.TRUST_PROXY,
-    // Off unless the environment sets it (the soak does, to read the API's heap from /metrics).
-    METRICS_TOKEN: config.METRICS_TOKEN,
-    // On unless the environment says STOCK_COALESCE=off (bench/stock.ts measures both).
-    STOCK_COALESCE: config.STOCK_COALESCE,
-  },
-  database,
-  logger: false,
-});
+const app = await buildApp({ config: loadConfig(benchEnv), database, logger: false });
 await app.listen({ host: '127.0.0.1', port: 0 });
 const apiUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 // The same API with the response cache off: every request reaches PostgreSQL.
 const uncached = await buildApp({
-  config: { CURSOR_SECRET: secret, LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: 0, TRUST_PROXY: config.TRUST_PROXY },
+  config: loadConfig({ ...benchEnv, RESPONSE_CACHE_TTL_MS: '0', METRICS_TOKEN: undefined, STOCK_COALESCE: undefined }),
   database,
   logger: false,
 });

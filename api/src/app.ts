@@ -1,19 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import etag from '@fastify/etag';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyRequest, type FastifyServerOptions } from 'fastify';
-import { catalogueRoutes } from './catalogue/routes.ts';
 import { authPlugin } from './auth/plugin.ts';
-import { keyRoutes } from './auth/routes.ts';
+import { keyRoutes } from './auth/keys.routes.ts';
 import { cataloguePlugin } from './catalogue/plugin.ts';
-import { productWriteRoutes } from './catalogue/write-routes.ts';
-import { corsOrigins, loadConfig, type Config } from './config.ts';
+import { categoryRoutes } from './catalogue/categories.routes.ts';
+import { productWriteRoutes } from './catalogue/product-writes.routes.ts';
+import { productRoutes } from './catalogue/products.routes.ts';
+import { corsOrigins, type Config } from './config.ts';
 import type { Database } from './db/database.ts';
-import { healthRoutes } from './health/routes.ts';
+import { healthRoutes } from './health/health.routes.ts';
 import { importRoutes } from './imports/imports.routes.ts';
 import { searchPlugin } from './search/plugin.ts';
 import { searchRoutes } from './search/search.routes.ts';
@@ -25,33 +26,13 @@ import { responseCachePlugin } from './http/response-cache.ts';
 import { securityPlugin } from './http/security.ts';
 import { strictNumbersPlugin } from './http/strict-numbers.ts';
 import { validationPlugin } from './http/validation.ts';
-import { mediaRoutes } from './media/routes.ts';
+import { mediaRoutes } from './media/media.routes.ts';
 import { metricsPlugin } from './metrics/plugin.ts';
 import { stockPlugin } from './stock/plugin.ts';
 
 export interface AppOptions {
-  /** Guards left out (tests, the OpenAPI export, the benchmark) are off: no rate limit, no CORS. */
-  config: Pick<Config, 'CURSOR_SECRET' | 'LOG_LEVEL' | 'RESPONSE_CACHE_TTL_MS'> &
-    Partial<
-      Pick<
-        Config,
-        | 'RATE_LIMIT_READS_PER_MINUTE'
-        | 'RATE_LIMIT_WRITES_PER_MINUTE'
-        | 'BODY_LIMIT_BYTES'
-        | 'IMPORT_MAX_BYTES'
-        | 'CORS_ORIGINS'
-        | 'TRUST_PROXY'
-        | 'MEILISEARCH_URL'
-        | 'MEILISEARCH_KEY'
-        | 'MEILISEARCH_INDEX'
-        | 'MEILISEARCH_TIMEOUT_MS'
-        | 'MEILISEARCH_TASK_TIMEOUT_MS'
-        | 'MEILISEARCH_MAX_LAG_MS'
-        | 'SEARCH_INDEXER'
-        | 'METRICS_TOKEN'
-        | 'STOCK_COALESCE'
-      >
-    >;
+  /** The validated configuration (loadConfig): every default is the config schema's. */
+  config: Config;
   database: Database;
   /** Override the logger (tests silence it); defaults to JSON logs at LOG_LEVEL. */
   logger?: FastifyServerOptions['logger'];
@@ -109,7 +90,7 @@ const SHUTDOWN_DRAIN_MS = 1_000;
  * net.Server's close: http.Server's own close() also cuts every idle keep-alive connection at once,
  * which is what this avoids (Fastify calls it next, for the connections still open then).
  */
-async function drainConnections(server: Server, ms: number): Promise<void> {
+async function drainConnections(server: HttpServer, ms: number): Promise<void> {
   if (!server.listening) return;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, ms);
@@ -120,11 +101,8 @@ async function drainConnections(server: Server, ms: number): Promise<void> {
   });
 }
 
-/**
- * The one app factory: the server, the tests, the OpenAPI export and the benchmark all build
- * the API here, so they all run with production's settings.
- */
-export async function buildApp({ config, database, logger }: AppOptions) {
+/** The server with its settings: logs, request ids, validation, the router, the limits. */
+function createServer(config: Config, logger: AppOptions['logger']) {
   const app = Fastify({
     logger: loggerOptions(config.LOG_LEVEL, logger),
     // A caller's request id is kept (to follow a request across services) when it looks like one.
@@ -148,7 +126,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
       const refusal = detail ? new HttpProblem(400, 'invalid-request', 'Invalid request', detail) : error;
       return sendProblem(reply, toProblem(refusal, request));
     },
-    bodyLimit: config.BODY_LIMIT_BYTES ?? 1_048_576,
+    bodyLimit: config.BODY_LIMIT_BYTES,
     // A request reaching a connection that is closing is answered (with `Connection: close`),
     // not refused: it was sent on a connection this server had kept open for it.
     return503OnClosing: false,
@@ -175,22 +153,40 @@ export async function buildApp({ config, database, logger }: AppOptions) {
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
   });
+  return app;
+}
 
+type Server = ReturnType<typeof createServer>;
+
+/**
+ * What every request goes through, in this order: the problem+json error handler, metrics (its
+ * onResponse hook times every request), CORS and security headers, the API key (verified once),
+ * the rate limits (which count a client by that key), strict parameters and bodies, ETags and
+ * the response cache (after the rate limits, so a cached answer is counted too).
+ */
+async function registerRequestPipeline(app: Server, config: Config, database: Database) {
   await app.register(problemPlugin);
-  // Early: its onResponse hook times every request, and the routes below count through app.metrics.
   await app.register(metricsPlugin, { token: config.METRICS_TOKEN, database });
-  await app.register(securityPlugin, { corsOrigins: corsOrigins(config.CORS_ORIGINS ?? '') });
-  // Keys first: the rate limits count a client by its verified key.
+  await app.register(securityPlugin, { corsOrigins: corsOrigins(config.CORS_ORIGINS) });
   await app.register(authPlugin, { db: database.db });
   await app.register(rateLimitPlugin, {
     readsPerMinute: config.RATE_LIMIT_READS_PER_MINUTE,
     writesPerMinute: config.RATE_LIMIT_WRITES_PER_MINUTE,
     exempt: ['/healthz', '/readyz', '/metrics'],
+    clientKey: (request) => request.apiKey?.prefix,
   });
   await app.register(strictNumbersPlugin);
   await app.register(validationPlugin);
   await app.register(etag, { weak: true });
   await app.register(responseCachePlugin, { ttlMs: config.RESPONSE_CACHE_TTL_MS });
+}
+
+/**
+ * The OpenAPI document and Swagger UI, served through the pipeline like any route (/docs carries
+ * the security headers), and registered before the routes, which @fastify/swagger collects as
+ * they are added.
+ */
+async function registerDocumentation(app: Server) {
   await app.register(swagger, {
     transform: documentGuards,
     transformObject: hoistNamedSchemas,
@@ -215,24 +211,42 @@ export async function buildApp({ config, database, logger }: AppOptions) {
     },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
 
+/** The capabilities' own services, which their routes read: the catalogue's repositories, Meilisearch. */
+async function registerServices(app: Server, config: Config, database: Database) {
   await app.register(cataloguePlugin, { database, cursorSecret: config.CURSOR_SECRET });
-  await app.register(catalogueRoutes);
+  await app.register(searchPlugin, { database, config });
+}
+
+/** Every route, one file per resource (`<capability>/<resource>.routes.ts`). */
+async function registerRoutes(app: Server, config: Config, database: Database) {
+  await app.register(productRoutes);
+  await app.register(categoryRoutes);
   await app.register(productWriteRoutes, { db: database.db });
-  await app.register(searchPlugin, { database, config: { ...loadConfig({}), ...config } });
   await app.register(searchRoutes);
   await app.register(importRoutes, { pool: database.pool, maxBytes: config.IMPORT_MAX_BYTES });
   await app.register(stockPlugin, {
     db: database.db,
     pool: database.pool,
-    coalesce: (config.STOCK_COALESCE ?? 'on') === 'on',
+    coalesce: config.STOCK_COALESCE === 'on',
   });
   await app.register(keyRoutes);
   await app.register(mediaRoutes);
   await app.register(healthRoutes, { database });
+}
 
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-
+/**
+ * The one app factory: the server, the tests, the OpenAPI export and the benchmark all build
+ * the API here, so they all run with production's settings.
+ */
+export async function buildApp({ config, database, logger }: AppOptions) {
+  const app = createServer(config, logger);
+  await registerRequestPipeline(app, config, database);
+  await registerDocumentation(app);
+  await registerServices(app, config, database);
+  await registerRoutes(app, config, database);
   return app;
 }
 

@@ -5,7 +5,7 @@ import { Value } from 'typebox/value';
 /**
  * Every setting the API reads from the environment, checked at start-up: a bad value stops the
  * process with a message naming the variable, rather than surfacing as a strange failure later.
- * The README's configuration table lists the same variables.
+ * docs/configuration.md lists the same variables.
  */
 export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),

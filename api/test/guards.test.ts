@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildApp, type App, type AppOptions } from '../src/app.ts';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { buildApp, type App } from '../src/app.ts';
+import { ConfigError, loadConfig, type Config } from '../src/config.ts';
 import type { Database } from '../src/db/database.ts';
-import { TEST_CURSOR_SECRET, testDatabase } from './support/database.ts';
+import { testConfig, testDatabase } from './support/database.ts';
 import { postStream } from './support/http.ts';
 import { catalogueChecksum, insertProducts, insertTree, productRow } from './support/fixtures.ts';
 
@@ -20,15 +20,9 @@ describe('guards', () => {
     expect.hasAssertions();
   });
 
-  /** The app as production builds it, with the guards' settings given here (the rest left off). */
-  async function guardedApp(
-    config: Omit<AppOptions['config'], 'CURSOR_SECRET' | 'LOG_LEVEL' | 'RESPONSE_CACHE_TTL_MS'>,
-  ) {
-    const app = await buildApp({
-      config: { CURSOR_SECRET: TEST_CURSOR_SECRET, LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: 0, ...config },
-      database,
-      logger: false,
-    });
+  /** The app as production builds it, with the guards' settings given here (the rest as in every test). */
+  async function guardedApp(config: Partial<Config>) {
+    const app = await buildApp({ config: testConfig(config), database, logger: false });
     apps.push(app);
     await app.ready();
     return app;
@@ -161,7 +155,7 @@ describe('guards', () => {
       expect((await read(app, '10.0.4.1')).statusCode).toBe(429);
     });
 
-    it('is off when a limit is 0 or not given (what tests and the benchmark build)', async () => {
+    it('is off when a limit is 0 (what tests and the benchmark configure)', async () => {
       const app = await guardedApp({ RATE_LIMIT_READS_PER_MINUTE: 0, RATE_LIMIT_WRITES_PER_MINUTE: 1 });
       const unset = await guardedApp({});
       for (let i = 0; i < 5; i += 1) {

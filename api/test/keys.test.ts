@@ -1,15 +1,17 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { App } from '../src/app.ts';
-import { testApp, testDatabase } from './support/database.ts';
+import { testApp, testDatabase, type TestDatabase } from './support/database.ts';
 
 describe('API keys over the API', () => {
+  let database: TestDatabase;
   let app: App;
   let admin: string;
   let writer: string;
   const auth = (key: string) => ({ authorization: `Bearer ${key}` });
 
   beforeAll(async () => {
-    app = await testApp(await testDatabase());
+    database = await testDatabase();
+    app = await testApp(database);
     admin = (await app.keys.create('admin', ['keys:admin'])).secret;
     writer = (await app.keys.create('writer', ['stock:write', 'catalog:write'])).secret;
   });
@@ -53,7 +55,7 @@ describe('API keys over the API', () => {
     }
   });
 
-  it('refuses a query parameter a key route does not take (400), creating and revoking nothing (found by the contract fuzzer)', async () => {
+  it('refuses a query parameter a key route does not take (400), creating and revoking nothing', async () => {
     const before = (await app.keys.list()).map((k) => [k.id, k.revokedAt]);
     const { id } = await app.keys.create('kept', ['stock:write']);
     for (const [method, url, payload] of [
@@ -98,5 +100,18 @@ describe('API keys over the API', () => {
       expect((await app.inject({ method: 'DELETE', url: '/v1/keys/1', headers })).statusCode).toBe(status);
     }
     expect((await app.keys.list()).filter((k) => k.name === 'x')).toEqual([]);
+  });
+
+  it('verifies the key once per request, for the rate limits and the scope check alike', async () => {
+    const limited = await testApp(database, {
+      config: { RATE_LIMIT_READS_PER_MINUTE: 1_000, RATE_LIMIT_WRITES_PER_MINUTE: 1_000 },
+    });
+    const key = (await limited.keys.create('counted', ['keys:admin'])).secret;
+    const verify = vi.spyOn(limited.keys, 'verify');
+    const listed = await limited.inject({ url: '/v1/keys', headers: auth(key) });
+    expect(listed.statusCode).toBe(200);
+    // Counted against the key's own budget.
+    expect(listed.headers['ratelimit']).toMatch(/^"reads";r=999;/);
+    expect(verify).toHaveBeenCalledTimes(1);
   });
 });

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.ts';
 import { createDatabase, type Database } from '../src/db/database.ts';
 import { HTTP_DURATION_BUCKETS, RequestMetrics, UNMATCHED_ROUTE } from '../src/metrics/requests.ts';
-import { TEST_CURSOR_SECRET, testApp, testDatabase, type TestDatabase } from './support/database.ts';
+import { testApp, testConfig, testDatabase, type TestDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
 import { MeiliStandIn } from './support/meili-standin.ts';
 import { startNode, type Running } from './support/process.ts';
@@ -410,12 +410,7 @@ describe('GET /metrics with the database unreachable', () => {
     const port = (blackHole.address() as { port: number }).port;
     const database = createDatabase(`postgres://nobody:nothing@127.0.0.1:${port}/nothing`, { poolSize: 2 });
     const app = await buildApp({
-      config: {
-        CURSOR_SECRET: TEST_CURSOR_SECRET,
-        LOG_LEVEL: 'silent',
-        RESPONSE_CACHE_TTL_MS: 0,
-        METRICS_TOKEN: TOKEN,
-      },
+      config: testConfig({ METRICS_TOKEN: TOKEN }),
       database,
       logger: false,
     });

@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.ts';
 import type { Database } from '../src/db/database.ts';
-import { SORTS, type Sort } from '../src/catalogue/schemas.ts';
+import { SORTS, type Sort } from '../src/catalogue/sorts.ts';
 import { testApp, testDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow, TREE, type CategorySlug } from './support/fixtures.ts';
 

@@ -1,8 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildTree, type CategoryTree } from '../src/catalogue/category-tree.ts';
-import { pageQuery, SORT_SQL } from '../src/catalogue/page-query.ts';
-import type { ProductFilters } from '../src/catalogue/products-repository.ts';
-import { SORTS, type Sort } from '../src/catalogue/schemas.ts';
+import { pageQuery, type ProductFilters } from '../src/catalogue/page-query.ts';
+import { SORT_SPECS, SORTS, type Sort } from '../src/catalogue/sorts.ts';
 import type { Database } from '../src/db/database.ts';
 import { seedCatalogue } from '../src/seed/load.ts';
 import { testDatabase } from './support/database.ts';
@@ -63,7 +62,7 @@ describe('page query plans', () => {
 
   async function plan(sort: Sort, filters: ProductFilters, position?: 'after' | 'before') {
     const key =
-      SORT_SQL[sort].cast === 'text' ? 'M' : SORT_SQL[sort].cast === 'integer' ? 5000 : Date.parse('2026-01-01');
+      SORT_SPECS[sort].cast === 'text' ? 'M' : SORT_SPECS[sort].cast === 'integer' ? 5000 : Date.parse('2026-01-01');
     const query = pageQuery({
       sort,
       rows: 25,

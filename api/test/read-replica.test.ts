@@ -11,7 +11,7 @@ import { ConfigError, loadConfig } from '../src/config.ts';
 import { createDatabase, migrateDatabase, type Database } from '../src/db/database.ts';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.ts';
 import { createDatabaseIfMissing } from '../src/runtime.ts';
-import { TEST_CURSOR_SECRET } from './support/database.ts';
+import { testConfig } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
 import { startMeiliStandIn } from './support/meili-standin.ts';
 
@@ -25,8 +25,6 @@ const READ_SIDE = [`${APP}-pages`, `${APP}-search`, `${APP}-read`];
 const REPLAY_TIMEOUT_MS = 30_000;
 const POLL_MS = 25;
 
-/** As testApp builds it: no response cache, since the tests change data between two reads. */
-const BASE_CONFIG = { CURSOR_SECRET: TEST_CURSOR_SECRET, LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: 0 } as const;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -170,7 +168,7 @@ describe('read replica (DATABASE_READ_URL)', () => {
     await database.pool.query('REFRESH MATERIALIZED VIEW search_words');
     await replayed();
 
-    app = await buildApp({ config: BASE_CONFIG, database, logger: false });
+    app = await buildApp({ config: testConfig(), database, logger: false });
     await app.ready();
     writer = (await app.keys.create('writer', ['catalog:write', 'stock:write'])).secret;
     auth.authorization = `Bearer ${writer}`;
@@ -341,13 +339,12 @@ describe('read replica (DATABASE_READ_URL)', () => {
   it('with Meilisearch (the in-process stand-in), reads the hits’ products on the replica', async () => {
     const standIn = await startMeiliStandIn();
     const meiliApp = await buildApp({
-      config: {
-        ...BASE_CONFIG,
+      config: testConfig({
         MEILISEARCH_URL: standIn.url,
         MEILISEARCH_KEY: standIn.key,
         MEILISEARCH_INDEX: 'products_replica',
         SEARCH_INDEXER: 'off',
-      },
+      }),
       database,
       logger: false,
     });

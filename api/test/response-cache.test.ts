@@ -15,7 +15,7 @@ describe('the response micro-cache', () => {
 
   beforeAll(async () => {
     database = await testDatabase();
-    app = await testApp(database, { responseCacheTtlMs: TTL });
+    app = await testApp(database, { config: { RESPONSE_CACHE_TTL_MS: TTL } });
     const ids = await insertTree(database);
     const [inserted] = await insertProducts(database, [
       productRow({ categoryId: ids.running, slug: 'cached-shoe', stock: 5 }),

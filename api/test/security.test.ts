@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type App, type AppOptions } from '../src/app.ts';
+import { buildApp, type App } from '../src/app.ts';
+import type { Config } from '../src/config.ts';
 import { createDatabase, type Database } from '../src/db/database.ts';
 import { freePort } from '../src/db/embedded.ts';
 import { SECURITY_HEADERS } from '../src/http/security.ts';
-import { TEST_CURSOR_SECRET, testDatabase } from './support/database.ts';
+import { TEST_CURSOR_SECRET, testConfig, testDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
 import { repoRoot } from './support/process.ts';
 
@@ -53,9 +54,9 @@ describe('logs never hold a secret', () => {
     for (const each of apps) await each.close();
   });
 
-  async function loggedApp(database: Database, config: Partial<AppOptions['config']> = {}) {
+  async function loggedApp(database: Database, config: Partial<Config> = {}) {
     const built = await buildApp({
-      config: { CURSOR_SECRET: TEST_CURSOR_SECRET, LOG_LEVEL: 'trace', RESPONSE_CACHE_TTL_MS: 0, ...config },
+      config: testConfig({ LOG_LEVEL: 'trace', ...config }),
       database,
       // A real pino logger at its most talkative level, writing into the capture.
       logger: { level: 'trace', stream: log },
@@ -235,12 +236,7 @@ describe('security headers on every kind of API answer', () => {
     const ids = await insertTree(database);
     productId = (await insertProducts(database, [productRow({ categoryId: ids.running })]))[0]!.id;
     app = await buildApp({
-      config: {
-        CURSOR_SECRET: TEST_CURSOR_SECRET,
-        LOG_LEVEL: 'silent',
-        RESPONSE_CACHE_TTL_MS: 0,
-        RATE_LIMIT_READS_PER_MINUTE: 1,
-      },
+      config: testConfig({ RATE_LIMIT_READS_PER_MINUTE: 1 }),
       database,
       logger: false,
     });

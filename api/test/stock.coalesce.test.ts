@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from '../src/config.ts';
 import { StockCoalescer } from '../src/stock/coalescer.ts';
 import { StockRepository, type AdjustResult, type Adjustment } from '../src/stock/repository.ts';
 import type { Database } from '../src/db/database.ts';
-import { TEST_CURSOR_SECRET, testApp, testDatabase } from './support/database.ts';
+import { testApp, testConfig, testDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
 
 /**
@@ -612,7 +612,7 @@ describe('stock adjustments coalesced', () => {
 
     it('answers every adjustment still queued when the app closes', async () => {
       const closing = await buildApp({
-        config: { CURSOR_SECRET: TEST_CURSOR_SECRET, LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: 0 },
+        config: testConfig(),
         database,
         logger: false,
       });

@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.ts';
 import { KeyRepository, VERIFIED_KEY_TTL_MS } from '../src/auth/keys.ts';
 import type { Database } from '../src/db/database.ts';
-import { TEST_CURSOR_SECRET, testApp, testDatabase } from './support/database.ts';
+import { testApp, testConfig, testDatabase } from './support/database.ts';
 import { catalogueChecksum, insertProducts, insertTree, productRow } from './support/fixtures.ts';
 
 describe('stock', () => {
@@ -502,7 +502,7 @@ describe('stock', () => {
     it('never writes a key to the logs or to an answer', async () => {
       let logs = '';
       const logged = await buildApp({
-        config: { CURSOR_SECRET: TEST_CURSOR_SECRET, LOG_LEVEL: 'trace', RESPONSE_CACHE_TTL_MS: 0 },
+        config: testConfig({ LOG_LEVEL: 'trace' }),
         database,
         logger: {
           level: 'trace',

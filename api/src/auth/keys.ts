@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/database.ts';
 import { apiKeys, type Scope } from '../db/schema.ts';
 
@@ -58,12 +59,20 @@ const MAX_REMEMBERED = 10_000;
 
 export class KeyRepository {
   readonly #db: Db;
-  /** Answers by whole key, refusals too (a made-up key stays made up): undefined means refused. */
-  readonly #verified = new Map<string, { key: VerifiedKey | undefined; expires: number }>();
+  /**
+   * Answers by whole key, refusals too (a made-up key stays made up): `key` undefined means
+   * refused. Concurrent requests with the same key share one lookup.
+   */
+  readonly #verified: LRUCache<string, { key: VerifiedKey | undefined }>;
   readonly #lastUsedWritten = new Map<number, number>();
 
   constructor(db: Db) {
     this.#db = db;
+    this.#verified = new LRUCache({
+      max: MAX_REMEMBERED,
+      ttl: VERIFIED_KEY_TTL_MS,
+      fetchMethod: async (key) => ({ key: await this.#lookup(key) }),
+    });
   }
 
   async create(name: string, scopes: Scope[]): Promise<NewKey> {
@@ -82,15 +91,7 @@ export class KeyRepository {
 
   /** The key's identity when it is well formed, known, and not revoked; otherwise undefined. */
   async verify(key: string): Promise<VerifiedKey | undefined> {
-    const remembered = this.#verified.get(key);
-    if (remembered && remembered.expires > Date.now()) {
-      if (remembered.key) this.#touch(remembered.key.id);
-      return remembered.key;
-    }
-    const verified = await this.#lookup(key);
-    this.#verified.delete(key);
-    if (this.#verified.size >= MAX_REMEMBERED) this.#verified.delete(this.#verified.keys().next().value!);
-    this.#verified.set(key, { key: verified, expires: Date.now() + VERIFIED_KEY_TTL_MS });
+    const verified = (await this.#verified.fetch(key))?.key;
     if (verified) this.#touch(verified.id);
     return verified;
   }
@@ -154,9 +155,9 @@ export class KeyRepository {
         ),
       )
       .returning({ id: apiKeys.id });
-    for (const [key, { key: verified }] of this.#verified) {
-      if (verified && rows.some((row) => row.id === verified.id)) this.#verified.delete(key);
-    }
+    const revoked = new Set(rows.map((row) => row.id));
+    const forgotten = [...this.#verified.entries()].filter(([, { key }]) => key && revoked.has(key.id));
+    for (const [key] of forgotten) this.#verified.delete(key);
     return rows.length > 0;
   }
 

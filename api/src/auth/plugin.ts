@@ -5,42 +5,57 @@ import type { Scope } from '../db/schema.ts';
 import { HttpProblem } from '../http/problem.ts';
 import { bearerToken, KeyRepository, type VerifiedKey } from './keys.ts';
 
+/** What a request's Authorization header proved: no header, not `Bearer <key>`, a refused key, or a valid one. */
+export type Credentials = 'none' | 'malformed' | 'refused' | 'verified';
+
 declare module 'fastify' {
   interface FastifyInstance {
     keys: KeyRepository;
-    /** A preHandler that lets the request through only with a valid key holding `scope`. */
-    /** A valid key, holding `scope` when one is named. */
+    /** A preHandler that lets the request through only with a valid key, holding `scope` when one is named. */
     requireScope(scope?: Scope): preHandlerAsyncHookHandler;
   }
   interface FastifyRequest {
+    /** Set once per request, before any other hook reads it (rate limits, scope checks). */
+    credentials: Credentials;
+    /** The verified key, when `credentials` is 'verified'. */
     apiKey?: VerifiedKey;
   }
 }
 
+const UNAUTHORIZED: Record<Exclude<Credentials, 'verified'>, string> = {
+  none: 'This request needs an API key: Authorization: Bearer <key>.',
+  malformed: 'The Authorization header must be: Bearer <key>.',
+  refused: 'The API key is not valid, or has been revoked.',
+};
+
 /**
  * Bearer API keys (RFC 6750): 401 without a valid key, 403 with a key lacking the scope, both as
- * problem+json. Reads stay public; each write route asks for its scope.
+ * problem+json. Reads stay public; each write route asks for its scope. The key is verified once,
+ * as the request arrives: the rate limits count a client by it, and the scope checks read it.
  */
 export const authPlugin = fp<{ db: Db }>(
   async (app, { db }) => {
     const keys = new KeyRepository(db);
     app.decorate('keys', keys);
+    app.decorateRequest('credentials', 'none');
     app.decorateRequest('apiKey', undefined);
 
-    const unauthorized = (reply: FastifyReply, detail: string) => {
-      reply.header('www-authenticate', 'Bearer realm="catalogue"');
-      return new HttpProblem(401, 'unauthorized', 'Unauthorized', detail);
-    };
+    app.addHook('onRequest', async (request) => {
+      const header = request.headers.authorization;
+      if (!header) return;
+      const token = bearerToken(header);
+      request.apiKey = token ? await keys.verify(token) : undefined;
+      request.credentials = !token ? 'malformed' : request.apiKey ? 'verified' : 'refused';
+    });
 
     app.decorate('requireScope', (scope?: Scope) => async (request: FastifyRequest, reply: FastifyReply) => {
-      const header = request.headers.authorization;
-      if (!header) throw unauthorized(reply, 'This request needs an API key: Authorization: Bearer <key>.');
-      const key = bearerToken(header);
-      if (!key) throw unauthorized(reply, 'The Authorization header must be: Bearer <key>.');
-      const verified = await keys.verify(key);
-      if (!verified) throw unauthorized(reply, 'The API key is not valid, or has been revoked.');
-      request.apiKey = verified;
-      if (scope && !verified.scopes.includes(scope)) {
+      const { credentials, apiKey } = request;
+      if (credentials !== 'verified' || !apiKey) {
+        reply.header('www-authenticate', 'Bearer realm="catalogue"');
+        const refusal = credentials === 'verified' ? 'refused' : credentials;
+        throw new HttpProblem(401, 'unauthorized', 'Unauthorized', UNAUTHORIZED[refusal]);
+      }
+      if (scope && !apiKey.scopes.includes(scope)) {
         throw new HttpProblem(403, 'forbidden', 'Forbidden', `This API key lacks the '${scope}' scope.`);
       }
     });

@@ -1,4 +1,5 @@
 import { asc, eq, sql } from 'drizzle-orm';
+import { LRUCache } from 'lru-cache';
 import type { Db } from '../db/database.ts';
 import { categories, products } from '../db/schema.ts';
 
@@ -48,56 +49,60 @@ export function buildTree(rows: { id: number; slug: string; name: string; parent
   };
 }
 
+/** How long a process keeps the tree and the counts before reading them again. */
+const TREE_TTL_MS = 5_000;
+
 /**
  * The category tree is small (tens to a few thousand rows) and read by nearly every request
  * (category filters, breadcrumbs), so each process keeps it for a few seconds. Concurrent
- * requests share one load.
+ * requests share one load; a failed load is not kept.
  */
 export class CategoryRepository {
   readonly #db: Db;
-  readonly #ttlMs: number;
-  #tree?: { value: Promise<CategoryTree>; expires: number };
-  #counts?: { value: Promise<Map<number, number>>; expires: number };
+  readonly #tree = new LRUCache<'tree', CategoryTree>({
+    max: 1,
+    ttl: TREE_TTL_MS,
+    fetchMethod: () => this.#loadTree(),
+  });
+  readonly #counts = new LRUCache<'counts', Map<number, number>>({
+    max: 1,
+    ttl: TREE_TTL_MS,
+    fetchMethod: () => this.#loadCounts(),
+  });
 
-  constructor(db: Db, options: { ttlMs?: number } = {}) {
+  constructor(db: Db) {
     this.#db = db;
-    this.#ttlMs = options.ttlMs ?? 5_000;
   }
 
-  tree(): Promise<CategoryTree> {
-    const now = Date.now();
-    if (!this.#tree || this.#tree.expires <= now) {
-      const value = this.#db
-        .select({ id: categories.id, slug: categories.slug, name: categories.name, parentId: categories.parentId })
-        .from(categories)
-        .orderBy(asc(categories.position), asc(categories.name), asc(categories.id))
-        .then(buildTree);
-      this.#tree = { value, expires: now + this.#ttlMs };
-      value.catch(() => (this.#tree = undefined));
-    }
-    return this.#tree.value;
+  async tree(): Promise<CategoryTree> {
+    return (await this.#tree.fetch('tree'))!;
   }
 
   /** Active products per category, each category counting its descendants' products too. */
   async productCounts(): Promise<Map<number, number>> {
-    const now = Date.now();
-    if (!this.#counts || this.#counts.expires <= now) {
-      const value = Promise.all([
-        this.tree(),
-        this.#db
-          .select({ categoryId: products.categoryId, count: sql<number>`count(*)::int` })
-          .from(products)
-          .where(eq(products.status, 'active'))
-          .groupBy(products.categoryId),
-      ]).then(([tree, rows]) => {
-        const direct = new Map(rows.map((r) => [r.categoryId, r.count]));
-        return new Map(
-          tree.ordered.map((node) => [node.id, node.subtree.reduce((sum, id) => sum + (direct.get(id) ?? 0), 0)]),
-        );
-      });
-      this.#counts = { value, expires: now + this.#ttlMs };
-      value.catch(() => (this.#counts = undefined));
-    }
-    return this.#counts.value;
+    return (await this.#counts.fetch('counts'))!;
+  }
+
+  #loadTree(): Promise<CategoryTree> {
+    return this.#db
+      .select({ id: categories.id, slug: categories.slug, name: categories.name, parentId: categories.parentId })
+      .from(categories)
+      .orderBy(asc(categories.position), asc(categories.name), asc(categories.id))
+      .then(buildTree);
+  }
+
+  async #loadCounts(): Promise<Map<number, number>> {
+    const [tree, rows] = await Promise.all([
+      this.tree(),
+      this.#db
+        .select({ categoryId: products.categoryId, count: sql<number>`count(*)::int` })
+        .from(products)
+        .where(eq(products.status, 'active'))
+        .groupBy(products.categoryId),
+    ]);
+    const direct = new Map(rows.map((r) => [r.categoryId, r.count]));
+    return new Map(
+      tree.ordered.map((node) => [node.id, node.subtree.reduce((sum, id) => sum + (direct.get(id) ?? 0), 0)]),
+    );
   }
 }

@@ -1,8 +1,10 @@
 import { invalidParam, notFound } from '../http/problem.ts';
 import { fingerprint, type CursorCodec } from '../pagination/cursor.ts';
 import type { CategoryRepository } from './category-tree.ts';
-import { parseSortKey, sortKeyOf, type ProductFilters, type ProductRepository } from './products-repository.ts';
-import { DEFAULT_LIMIT, DEFAULT_SORT, type ListProductsQuery, type ProductSummary } from './schemas.ts';
+import type { ProductFilters } from './page-query.ts';
+import type { ProductRepository } from './products-repository.ts';
+import { DEFAULT_LIMIT, type ListProductsQuery, type ProductSummary } from './schemas.ts';
+import { DEFAULT_SORT, parseSortKey, sortKeyOf } from './sorts.ts';
 
 export interface ProductListing {
   data: ProductSummary[];

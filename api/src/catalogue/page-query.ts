@@ -1,12 +1,12 @@
 import type { QueryConfig } from 'pg';
-import type { ProductFilters, SortKey } from './products-repository.ts';
-import type { Sort } from './schemas.ts';
+import type { CategoryNode } from './category-tree.ts';
+import { SORT_SPECS, type Sort, type SortKey } from './sorts.ts';
 
 /**
  * The SQL of one page of the product list: the hottest query of the API, so it is written out
- * here rather than built by drizzle on every request. Building, then mapping rows through the
- * ORM, took a third of the API's CPU per uncached request (measured with --cpu-prof under
- * autocannon). PostgreSQL formats the timestamps, so no Date is made per row.
+ * here rather than built by drizzle on every request: building it, then mapping rows through the
+ * ORM, is a large share of an uncached request's CPU (docs/performance.md). PostgreSQL formats
+ * the timestamps, so no Date is made per row.
  *
  * Most shapes are `planStable`: their best plan is the same index range scan whatever the cursor
  * or the category, so they become named prepared statements on Database.pagePool, parsed and
@@ -18,20 +18,15 @@ import type { Sort } from './schemas.ts';
  * Column names follow api/src/db/schema.ts; the pagination property test compares every shape
  * with an independent SQL query.
  */
-export interface SortSql {
-  column: string;
-  descending: boolean;
-  /** The key's SQL type, so the row comparison matches the index whatever the parameter type. */
-  cast: 'timestamptz' | 'integer' | 'text';
+export interface ProductFilters {
+  /** The category and its descendants. */
+  category?: CategoryNode;
+  brands?: string[];
+  minPrice?: number;
+  maxPrice?: number;
+  inStock?: boolean;
+  updatedAfter?: Date;
 }
-
-export const SORT_SQL: Record<Sort, SortSql> = {
-  newest: { column: 'created_at', descending: true, cast: 'timestamptz' },
-  price_asc: { column: 'price_amount', descending: false, cast: 'integer' },
-  price_desc: { column: 'price_amount', descending: true, cast: 'integer' },
-  name_asc: { column: 'name', descending: false, cast: 'text' },
-  updated: { column: 'updated_at', descending: false, cast: 'timestamptz' },
-};
 
 const iso = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
@@ -87,7 +82,7 @@ export function pageQuery({
   filters,
   position,
 }: PageQueryInput): QueryConfig & { rowMode: 'array'; planStable: boolean } {
-  const spec = SORT_SQL[sort];
+  const spec = SORT_SPECS[sort];
   const scanDescending = spec.descending !== (position?.direction === 'before');
   const values: unknown[] = [];
   const param = (value: unknown, cast: string) => {
@@ -114,7 +109,7 @@ export function pageQuery({
   // Qualified: an output column of the same name would otherwise win (and sort unindexed text).
   const orderBy = `ORDER BY products.${spec.column} ${direction}, products.id ${direction}`;
   // A literal, not a parameter: planned for an unknown LIMIT, a generic plan sorts the whole
-  // table (measured: 5 s a page). The few page sizes in use make few statements.
+  // table (docs/performance.md). The few page sizes in use make few statements.
   if (!Number.isSafeInteger(rows) || rows < 1) throw new RangeError(`rows must be a positive integer, got ${rows}`);
   const limit = String(rows);
   // In a merge, the raw sort value rides along last (ignored when mapping) to order the merge by.
@@ -132,8 +127,7 @@ export function pageQuery({
   } else {
     // A category with descendants: one (category, sort column, id) index range scan per category,
     // each stopping after a page, merged. One scan of the sort index filtered by category would
-    // read every cheaper product of every other category first (measured: 3,700 rows read for 25
-    // in a category holding 13% of the catalogue, 100 times slower).
+    // read every cheaper product of every other category first (docs/performance.md).
     const branches = subtree.map((id) => `(${scan(`category_id = ${param(id, 'integer')}`, true)})`);
     text = `SELECT * FROM (${branches.join(' UNION ALL ')}) AS merged ORDER BY sort_value ${direction}, id ${direction} LIMIT ${limit}`;
   }

@@ -3,58 +3,10 @@ import pg from 'pg';
 import type { Database, Db } from '../db/database.ts';
 import { categories, products } from '../db/schema.ts';
 import type { CursorPosition } from '../pagination/cursor.ts';
-import type { CategoryNode, CategoryTree } from './category-tree.ts';
-import { pageQuery, type SummaryTuple } from './page-query.ts';
-import type { Product, ProductSummary, Sort } from './schemas.ts';
-
-/** The position of a row in a sort: its sort column's value, then its id as tie-breaker. */
-export type SortKey = [number | string, number];
-
-interface SortKeySpec {
-  keyOf(row: ProductSummary): SortKey;
-  /** The first element's JSON shape, as a cursor carries it: epoch milliseconds, integer or text. */
-  keyKind: 'ms' | 'int' | 'text';
-}
-
-const ms = (iso: string) => Date.parse(iso);
-
-const SORT_KEYS: Record<Sort, SortKeySpec> = {
-  newest: { keyOf: (r) => [ms(r.created_at), r.id], keyKind: 'ms' },
-  price_asc: { keyOf: (r) => [r.price.amount, r.id], keyKind: 'int' },
-  price_desc: { keyOf: (r) => [r.price.amount, r.id], keyKind: 'int' },
-  name_asc: { keyOf: (r) => [r.name, r.id], keyKind: 'text' },
-  updated: { keyOf: (r) => [ms(r.updated_at), r.id], keyKind: 'ms' },
-};
-
-const isId = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
-
-/** Checks a key taken from a cursor: the signature proves we made it, this proves it fits the sort. */
-export function parseSortKey(sort: Sort, key: unknown): SortKey | undefined {
-  if (!Array.isArray(key) || key.length !== 2 || !isId(key[1])) return undefined;
-  const [value, id] = key as [unknown, number];
-  switch (SORT_KEYS[sort].keyKind) {
-    case 'ms':
-      return Number.isSafeInteger(value) && Math.abs(value as number) < 8.64e15 ? [value as number, id] : undefined;
-    case 'int':
-      return Number.isSafeInteger(value) && (value as number) >= 0 ? [value as number, id] : undefined;
-    case 'text':
-      return typeof value === 'string' && value.length <= 10_000 ? [value, id] : undefined;
-  }
-}
-
-export function sortKeyOf(sort: Sort, row: ProductSummary): SortKey {
-  return SORT_KEYS[sort].keyOf(row);
-}
-
-export interface ProductFilters {
-  /** The category and its descendants. */
-  category?: CategoryNode;
-  brands?: string[];
-  minPrice?: number;
-  maxPrice?: number;
-  inStock?: boolean;
-  updatedAfter?: Date;
-}
+import type { CategoryTree } from './category-tree.ts';
+import { pageQuery, type ProductFilters, type SummaryTuple } from './page-query.ts';
+import type { Product, ProductSummary } from './schemas.ts';
+import type { Sort, SortKey } from './sorts.ts';
 
 /** Ids are bigint; every catalogue id fits a JS number (below 2^53). */
 const PARSE_INT8_AS_NUMBER = {

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { DEFAULT_SORT, SORTS } from './sorts.ts';
 
 export const MAX_PRICE = 2_147_483_647;
 
@@ -15,8 +16,6 @@ const Timestamp = Type.String({ format: 'date-time' });
 const PlainText = (options: { minLength?: number; maxLength: number }) =>
   Type.String({ ...options, pattern: '^[^\\u0000-\\u001f\\u007f]*$' });
 
-/** For routes that take no query parameters: an unknown one is refused, like everywhere else. */
-export const NoQuery = Type.Object({}, { additionalProperties: false });
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const Money = Type.Object(
@@ -80,9 +79,6 @@ export const Product = Type.Object(
   { title: 'Product' },
 );
 
-export const SORTS = ['newest', 'price_asc', 'price_desc', 'name_asc', 'updated'] as const;
-export type Sort = (typeof SORTS)[number];
-export const DEFAULT_SORT: Sort = 'newest';
 export const DEFAULT_LIMIT = 24;
 
 export const ListProductsQuery = Type.Object(

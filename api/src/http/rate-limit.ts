@@ -1,15 +1,14 @@
 import rateLimit, { normalizeIP } from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { bearerToken, parseKey, type KeyRepository } from '../auth/keys.ts';
 import { HttpProblem } from './problem.ts';
 
 /**
  * Rate limits per client, reads (GET, HEAD) and writes (every other method) on separate budgets.
  *
- * A client is its API key, named by the key's public prefix once the key is verified (verified
- * keys and refusals are remembered for 2 s, so this is rarely a lookup), or else its address: a
- * made-up key earns no budget of its own. @fastify/rate-limit keeps
+ * A client is its verified API key (`clientKey`, read from what the auth plugin verified as the
+ * request arrived), or else its address: a made-up key earns no budget of its own.
+ * @fastify/rate-limit keeps
  * the counters, in this process's memory: several API instances would each count their own,
  * until a shared store (its `redis` option) makes the limits global.
  *
@@ -20,11 +19,13 @@ import { HttpProblem } from './problem.ts';
  * no policy, so it writes no header here. Over the limit: a 429 problem with `Retry-After`.
  */
 export interface RateLimitOptions {
-  /** Requests per minute; 0 or undefined: no limit. */
-  readsPerMinute?: number;
-  writesPerMinute?: number;
+  /** Requests per minute (RATE_LIMIT_READS_PER_MINUTE, RATE_LIMIT_WRITES_PER_MINUTE); 0: no limit. */
+  readsPerMinute: number;
+  writesPerMinute: number;
   /** Routes never limited (probes, metrics), as declared (`/healthz`). */
   exempt?: string[];
+  /** The client's verified credential (a key's public prefix), set by an earlier onRequest hook. */
+  clientKey: (request: FastifyRequest) => string | undefined;
 }
 
 const WINDOW_SECONDS = 60;
@@ -36,16 +37,14 @@ type Policy = 'reads' | 'writes';
 const policyOf = (request: FastifyRequest): Policy =>
   request.method === 'GET' || request.method === 'HEAD' ? 'reads' : 'writes';
 
-/** `key:<prefix>` for a valid `Authorization: Bearer cat_<prefix>_<secret>`, else `ip:<address>`. */
-export async function clientOf(request: FastifyRequest, keys: KeyRepository): Promise<string> {
-  const token = bearerToken(request.headers.authorization ?? '');
-  const key = token && parseKey(token) ? await keys.verify(token) : undefined;
-  // IPv6 addresses count per /64, what one subscriber usually holds.
-  return key ? `key:${key.prefix}` : `ip:${normalizeIP(request.ip)}`;
-}
-
 export const rateLimitPlugin = fp<RateLimitOptions>(
-  async (app: FastifyInstance, { readsPerMinute = 0, writesPerMinute = 0, exempt = [] }) => {
+  async (app: FastifyInstance, { readsPerMinute, writesPerMinute, exempt = [], clientKey }) => {
+    /** `key:<credential>` for a verified client, else `ip:<address>`. */
+    const clientOf = (request: FastifyRequest) => {
+      const key = clientKey(request);
+      // IPv6 addresses count per /64, what one subscriber usually holds.
+      return key ? `key:${key}` : `ip:${normalizeIP(request.ip)}`;
+    };
     const limits: Record<Policy, number> = { reads: readsPerMinute, writes: writesPerMinute };
     if (limits.reads <= 0 && limits.writes <= 0) return;
     const exempted = new Set(exempt);
@@ -56,7 +55,7 @@ export const rateLimitPlugin = fp<RateLimitOptions>(
       global: false,
       cache: MAX_CLIENTS,
       timeWindow: WINDOW_SECONDS * 1000,
-      keyGenerator: async (request) => `${policyOf(request)}:${await clientOf(request, app.keys)}`,
+      keyGenerator: (request) => `${policyOf(request)}:${clientOf(request)}`,
       max: (request) => limits[policyOf(request)],
     });
     const count = app.createRateLimit();
@@ -82,5 +81,5 @@ export const rateLimitPlugin = fp<RateLimitOptions>(
       );
     });
   },
-  { name: 'rate-limit', dependencies: ['auth'] },
+  { name: 'rate-limit' },
 );

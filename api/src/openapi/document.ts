@@ -1,12 +1,13 @@
 import { stringify } from 'yaml';
 import { buildApp } from '../app.ts';
+import { loadConfig } from '../config.ts';
 import { createDatabase } from '../db/database.ts';
 
 /** The OpenAPI document as YAML, from the routes' schemas. Needs no database: nothing is queried. */
 export async function openapiYaml(): Promise<string> {
   const database = createDatabase('postgres://unused@127.0.0.1:1/unused');
   const app = await buildApp({
-    config: { CURSOR_SECRET: 'openapi-export-only', LOG_LEVEL: 'silent', RESPONSE_CACHE_TTL_MS: 0 },
+    config: loadConfig({ CURSOR_SECRET: 'openapi-export-only', LOG_LEVEL: 'silent' }),
     database,
     logger: false,
   });

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { sendAnswer } from '../http/idempotency.ts';
 import { problemResponses } from '../http/responses.ts';
-import { NoQuery } from '../catalogue/schemas.ts';
+import { NoQuery } from '../http/schemas.ts';
 import { actorOf, type StockService } from './service.ts';
 import { BatchAdjustmentBody, BatchResult } from './schemas.ts';
 

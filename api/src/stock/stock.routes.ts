@@ -4,7 +4,7 @@ import { sendAnswer } from '../http/idempotency.ts';
 import { parseIfMatch, versionTag } from '../http/conditional.ts';
 import { HttpProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
-import { NoQuery } from '../catalogue/schemas.ts';
+import { NoQuery } from '../http/schemas.ts';
 import { fingerprint } from '../pagination/cursor.ts';
 import { refusal } from './refusals.ts';
 import { actorOf, type StockService } from './service.ts';

@@ -1,9 +1,34 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, inject } from 'vitest';
 import { buildApp, type AppOptions } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
 import { createDatabase, type Database } from '../../src/db/database.ts';
 
 export const TEST_CURSOR_SECRET = 'test-cursor-secret-0123456789';
+
+/**
+ * What every test app runs with, as the environment would say it: production's defaults but no
+ * logs, no response cache (most tests change data between two identical reads) and no rate limits
+ * (the guards' tests turn them on).
+ */
+const TEST_ENV = {
+  CURSOR_SECRET: TEST_CURSOR_SECRET,
+  LOG_LEVEL: 'silent',
+  RESPONSE_CACHE_TTL_MS: '0',
+  RATE_LIMIT_READS_PER_MINUTE: '0',
+  RATE_LIMIT_WRITES_PER_MINUTE: '0',
+};
+
+/**
+ * A configuration through the production loader (so checked like production's), with the tests'
+ * settings and then `overrides` applied, each written as the environment would write it.
+ */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  const env = Object.entries(overrides)
+    .filter(([, value]) => value !== undefined)
+    .map(([name, value]) => [name, String(value)]);
+  return loadConfig({ ...TEST_ENV, ...Object.fromEntries(env) });
+}
 
 // What a test file opened, closed after its tests, last opened first. Registered here, when the
 // file imports this module, because a hook registered inside beforeAll never runs.
@@ -40,28 +65,14 @@ export const testDatabase = () => scratchDatabase(inject('templateDatabase'));
 export const emptyDatabase = () => scratchDatabase();
 
 /**
- * The app as production builds it, on this file's database, logging silenced (unless a logger is
- * given). The response cache is off unless asked for: most tests change data between two
- * identical reads.
+ * The app as production builds it, on this file's database, with testConfig's settings and
+ * `config`'s, logging silenced (unless a logger is given).
  */
 export async function testApp(
   database: Database,
-  {
-    responseCacheTtlMs = 0,
-    config = {},
-    logger = false,
-  }: { responseCacheTtlMs?: number; config?: Partial<AppOptions['config']>; logger?: AppOptions['logger'] } = {},
+  { config = {}, logger = false }: { config?: Partial<Config>; logger?: AppOptions['logger'] } = {},
 ) {
-  const app = await buildApp({
-    config: {
-      CURSOR_SECRET: TEST_CURSOR_SECRET,
-      LOG_LEVEL: 'silent',
-      RESPONSE_CACHE_TTL_MS: responseCacheTtlMs,
-      ...config,
-    },
-    database,
-    logger,
-  });
+  const app = await buildApp({ config: testConfig(config), database, logger });
   cleanups.push(() => app.close());
   await app.ready();
   return app;

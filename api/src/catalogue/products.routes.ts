@@ -3,8 +3,9 @@ import { Type } from 'typebox';
 import { versionTag } from '../http/conditional.ts';
 import { notFound } from '../http/problem.ts';
 import { cacheable, problemResponses } from '../http/responses.ts';
+import { NoQuery } from '../http/schemas.ts';
 import { listProducts } from './list-products.ts';
-import { CategoryList, ListProductsQuery, NoQuery, Product, ProductPage, ProductParams } from './schemas.ts';
+import { ListProductsQuery, Product, ProductPage, ProductParams } from './schemas.ts';
 
 const LIST_CACHE = 'public, max-age=10, stale-while-revalidate=30';
 
@@ -16,7 +17,8 @@ function pageUrl(url: string, cursor: string): string {
   return `${path}?${params.toString()}`;
 }
 
-export const catalogueRoutes: FastifyPluginAsyncTypebox = async (app) => {
+/** The product list and the product page (public reads). */
+export const productRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { products, categories } = app.catalogue;
 
   app.get(
@@ -70,36 +72,6 @@ export const catalogueRoutes: FastifyPluginAsyncTypebox = async (app) => {
       reply.header('etag', versionTag(product.version));
       reply.header('cache-control', LIST_CACHE);
       return product;
-    },
-  );
-
-  app.get(
-    '/v1/categories',
-    {
-      config: { responseCache: true },
-      schema: {
-        operationId: 'listCategories',
-        tags: ['catalogue'],
-        summary: 'The category tree, depth-first, with product counts',
-        description:
-          'Every category, each after its parent; `product_count` includes the descendants’ active products.',
-        querystring: NoQuery,
-        response: { ...cacheable(CategoryList), ...problemResponses(400) },
-      },
-    },
-    async (_request, reply) => {
-      const [tree, counts] = await Promise.all([categories.tree(), categories.productCounts()]);
-      reply.header('cache-control', 'public, max-age=60, stale-while-revalidate=300');
-      return {
-        data: tree.ordered.map((node) => ({
-          id: node.id,
-          slug: node.slug,
-          name: node.name,
-          parent_id: node.parentId,
-          depth: node.depth,
-          product_count: counts.get(node.id) ?? 0,
-        })),
-      };
     },
   );
 };

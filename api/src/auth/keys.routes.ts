@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { NoQuery } from '../catalogue/schemas.ts';
+import { NoQuery } from '../http/schemas.ts';
 import { SCOPES } from '../db/schema.ts';
 import { notFound } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
@@ -45,10 +45,14 @@ const Authorization = Type.Object({
   authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the keys:admin scope.' })),
 });
 
-/** Managing API keys over the API (scope `keys:admin`), as the keys command does locally. */
+/** The key a request is made with (any key), and managing keys (scope `keys:admin`). */
 export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const admin = app.requireScope('keys:admin');
+  await app.register(currentKeyRoutes);
+  await app.register(keyAdminRoutes);
+};
 
+/** GET /v1/keys/me. */
+const currentKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/v1/keys/me',
     {
@@ -83,6 +87,11 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return { id, name, prefix, scopes };
     },
   );
+};
+
+/** Managing API keys over the API (scope `keys:admin`), as the keys command does locally. */
+const keyAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const admin = app.requireScope('keys:admin');
 
   app.get(
     '/v1/keys',

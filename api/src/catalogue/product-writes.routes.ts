@@ -1,29 +1,33 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { Db } from '../db/database.ts';
 import { parseIfMatch, versionTag } from '../http/conditional.ts';
 import { runIdempotent, sendAnswer } from '../http/idempotency.ts';
 import { notFound, toProblem } from '../http/problem.ts';
 import { problemResponses } from '../http/responses.ts';
+import { IdempotencyKeyHeader, NoQuery } from '../http/schemas.ts';
 import { ProductWriter } from './product-writes.ts';
-import { NoQuery, Product, ProductParams } from './schemas.ts';
+import { Product, ProductParams } from './schemas.ts';
 import { ProductCreate, ProductPatch } from './write-schemas.ts';
 
 const Authorization = Type.String({ description: 'Bearer <API key> with the catalog:write scope.' });
 const IfMatch = Type.String({ description: 'Apply only if the product is still at this version: "<version>".' });
 
+/** On the primary: a write resolves the slug and answers with the product as it just wrote it. */
+const primaryWriter = (app: FastifyInstance) =>
+  new ProductWriter(app.catalogue.primary.categories, app.catalogue.primary.products);
+
 /** Creating, changing and archiving products (API key with `catalog:write`). */
 export const productWriteRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
-  // On the primary: a write resolves the slug and answers with the product as it just wrote it.
-  const writer = new ProductWriter(app.catalogue.primary.categories, app.catalogue.primary.products);
-  const catalogWriter = app.requireScope('catalog:write');
+  await app.register(productCreateRoutes, { db });
+  await app.register(productChangeRoutes, { db });
+};
 
-  /** The path names a product by id or slug, as GET does. */
-  const productId = async (idOrSlug: string) => {
-    const id = await writer.resolve(idOrSlug);
-    if (id === undefined) throw notFound(`No product '${idOrSlug}'`);
-    return id;
-  };
+/** POST /v1/products. */
+const productCreateRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
+  const writer = primaryWriter(app);
+  const catalogWriter = app.requireScope('catalog:write');
 
   app.post(
     '/v1/products',
@@ -37,9 +41,7 @@ export const productWriteRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
           'A clash of `sku` or `slug` with another product is a 409 naming the field. Opening stock is written to the ledger. Send `Idempotency-Key` to make retries safe.',
         headers: Type.Object({
           authorization: Type.Optional(Authorization),
-          'idempotency-key': Type.Optional(
-            Type.String({ description: 'Makes a retry answer the same and change nothing more.' }),
-          ),
+          'idempotency-key': Type.Optional(IdempotencyKeyHeader),
         }),
         querystring: NoQuery,
         body: ProductCreate,
@@ -58,6 +60,19 @@ export const productWriteRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
       return sendAnswer(reply, answer);
     },
   );
+};
+
+/** PATCH and DELETE /v1/products/{idOrSlug}. */
+const productChangeRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, { db }) => {
+  const writer = primaryWriter(app);
+  const catalogWriter = app.requireScope('catalog:write');
+
+  /** The path names a product by id or slug, as GET does. */
+  const productId = async (idOrSlug: string) => {
+    const id = await writer.resolve(idOrSlug);
+    if (id === undefined) throw notFound(`No product '${idOrSlug}'`);
+    return id;
+  };
 
   app.patch(
     '/v1/products/:idOrSlug',
