@@ -19,6 +19,7 @@ import { meiliPlugin } from './search/meili/plugin.ts';
 import { searchRoutes } from './search/routes.ts';
 import { hoistNamedSchemas } from './openapi/components.ts';
 import { documentGuards } from './openapi/guards.ts';
+import { securitySchemes } from './openapi/security.ts';
 import { HttpProblem, problemPlugin, sendProblem, toProblem } from './http/problem.ts';
 import { rateLimitPlugin } from './http/rate-limit.ts';
 import { responseCachePlugin } from './http/response-cache.ts';
@@ -216,6 +217,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
         contact: { name: 'Catalogue team' },
       },
       servers: [{ url: '/', description: 'This server' }],
+      components: { securitySchemes },
       tags: [
         { name: 'catalogue', description: 'Browse products and categories' },
         { name: 'stock', description: 'Stock levels and their ledger (API key with stock:write)' },

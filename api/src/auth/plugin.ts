@@ -8,14 +8,26 @@ import { bearerToken, KeyRepository, type VerifiedKey } from './keys.ts';
 declare module 'fastify' {
   interface FastifyInstance {
     keys: KeyRepository;
-    /** A preHandler that lets the request through only with a valid key holding `scope`. */
-    /** A valid key, holding `scope` when one is named. */
+    /**
+     * A hook that lets the request through only with a valid key, holding `scope` when one is
+     * named. The OpenAPI document declares each route's security from the hook it runs.
+     */
     requireScope(scope?: Scope): preHandlerAsyncHookHandler;
   }
   interface FastifyRequest {
     apiKey?: VerifiedKey;
   }
 }
+
+/** The scope each `requireScope` hook checks (null: any valid key). */
+const scopeOfHook = new WeakMap<object, Scope | null>();
+
+/**
+ * The scope a route hook made by `requireScope` checks: null for any valid key, undefined when
+ * `hook` is not one of them. The OpenAPI document reads it, so it cannot differ from what is enforced.
+ */
+export const requiredScope = (hook: unknown): Scope | null | undefined =>
+  typeof hook === 'function' ? scopeOfHook.get(hook) : undefined;
 
 /**
  * Bearer API keys (RFC 6750): 401 without a valid key, 403 with a key lacking the scope, both as
@@ -32,7 +44,7 @@ export const authPlugin = fp<{ db: Db }>(
       return new HttpProblem(401, 'unauthorized', 'Unauthorized', detail);
     };
 
-    app.decorate('requireScope', (scope?: Scope) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const requireScope = (scope?: Scope) => async (request: FastifyRequest, reply: FastifyReply) => {
       const header = request.headers.authorization;
       if (!header) throw unauthorized(reply, 'This request needs an API key: Authorization: Bearer <key>.');
       const key = bearerToken(header);
@@ -43,6 +55,11 @@ export const authPlugin = fp<{ db: Db }>(
       if (scope && !verified.scopes.includes(scope)) {
         throw new HttpProblem(403, 'forbidden', 'Forbidden', `This API key lacks the '${scope}' scope.`);
       }
+    };
+    app.decorate('requireScope', (scope?: Scope) => {
+      const hook = requireScope(scope);
+      scopeOfHook.set(hook, scope ?? null);
+      return hook;
     });
   },
   { name: 'auth' },

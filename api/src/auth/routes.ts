@@ -41,10 +41,6 @@ const toKey = (key: KeySummary) => ({
   revoked_at: key.revokedAt?.toISOString() ?? null,
 });
 
-const Authorization = Type.Object({
-  authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the keys:admin scope.' })),
-});
-
 /** Managing API keys over the API (scope `keys:admin`), as the keys command does locally. */
 export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const admin = app.requireScope('keys:admin');
@@ -59,9 +55,6 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'The key this request is made with: its name and scopes',
         description:
           "Any valid key may ask: a client (the storefront's admin sign-in) checks a key and learns what it may do before using it.",
-        headers: Type.Object({
-          authorization: Type.Optional(Type.String({ description: 'Bearer <API key>, any scope.' })),
-        }),
         querystring: NoQuery,
         response: {
           200: Type.Object(
@@ -94,7 +87,6 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'List API keys (never their secrets)',
         description:
           'Every key, revoked ones included, oldest first. The number of keys is small and bounded by the admins.',
-        headers: Authorization,
         querystring: NoQuery,
         response: { 200: Type.Object({ data: Type.Array(Key) }), ...problemResponses(400, 401, 403) },
       },
@@ -114,7 +106,6 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['keys'],
         summary: 'Create an API key',
         description: 'The answer holds the whole key, once; only a hash of it is kept.',
-        headers: Authorization,
         querystring: NoQuery,
         body: Type.Object(
           {
@@ -145,7 +136,6 @@ export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Revoke an API key',
         description:
           'The key stops working at once on this API process, and within 2 seconds on the others. Revoking a revoked key is a 404.',
-        headers: Authorization,
         querystring: NoQuery,
         params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) }),
         response: { 204: Type.Null({ description: 'Revoked.' }), ...problemResponses(400, 401, 403, 404) },

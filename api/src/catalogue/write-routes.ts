@@ -9,7 +9,6 @@ import { ProductWriter } from './product-writes.ts';
 import { NoQuery, Product, ProductParams } from './schemas.ts';
 import { ProductCreate, ProductPatch } from './write-schemas.ts';
 
-const Authorization = Type.String({ description: 'Bearer <API key> with the catalog:write scope.' });
 const IfMatch = Type.String({ description: 'Apply only if the product is still at this version: "<version>".' });
 
 /** Creating, changing and archiving products (API key with `catalog:write`). */
@@ -36,7 +35,6 @@ export const productWriteRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
         description:
           'A clash of `sku` or `slug` with another product is a 409 naming the field. Opening stock is written to the ledger. Send `Idempotency-Key` to make retries safe.',
         headers: Type.Object({
-          authorization: Type.Optional(Authorization),
           'idempotency-key': Type.Optional(
             Type.String({ description: 'Makes a retry answer the same and change nothing more.' }),
           ),
@@ -70,7 +68,7 @@ export const productWriteRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
         description:
           'With `If-Match: "<version>"`, applies only if nobody changed the product since: otherwise 412 with `current_version`.',
         params: ProductParams,
-        headers: Type.Object({ authorization: Type.Optional(Authorization), 'if-match': Type.Optional(IfMatch) }),
+        headers: Type.Object({ 'if-match': Type.Optional(IfMatch) }),
         querystring: NoQuery,
         body: ProductPatch,
         response: { 200: Product, ...problemResponses(400, 401, 403, 404, 409, 412) },
@@ -96,7 +94,7 @@ export const productWriteRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (
         description:
           'The product leaves the storefront and the listings; it keeps its id, history and stock ledger. Honours `If-Match` like PATCH. Archiving an archived product changes nothing.',
         params: ProductParams,
-        headers: Type.Object({ authorization: Type.Optional(Authorization), 'if-match': Type.Optional(IfMatch) }),
+        headers: Type.Object({ 'if-match': Type.Optional(IfMatch) }),
         querystring: NoQuery,
         response: { 200: Product, ...problemResponses(400, 401, 403, 404, 412) },
       },

@@ -22,10 +22,6 @@ import {
   StockLevelsQuery,
 } from './schemas.ts';
 
-const Authorization = Type.Object({
-  authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the stock:write scope.' })),
-});
-
 export interface StockRoutesOptions {
   db: Db;
   pool: pg.Pool;
@@ -71,7 +67,6 @@ export const stockRoutes: FastifyPluginAsyncTypebox<StockRoutesOptions> = async 
         summary: 'Current stock of products by id or SKU, drafts and archived included',
         description:
           "Read from the database at the time of the request (never cached), with each product's `version` for a conditional PUT. Up to 100 ids and 100 SKUs; unknown ones are left out.",
-        headers: Authorization,
         querystring: StockLevelsQuery,
         response: {
           200: Type.Object({ data: Type.Array(StockLevel, { description: 'In id order.' }) }, { title: 'StockLevels' }),
@@ -106,7 +101,6 @@ export const stockRoutes: FastifyPluginAsyncTypebox<StockRoutesOptions> = async 
           'Applies `delta` in one conditional update: a change that would take the stock below zero, or above 1,000,000,000, is refused with 409 (and `current_stock`), and changes nothing. Writes a ledger row. Send `Idempotency-Key` to make retries safe.',
         params: ProductIdParams,
         headers: Type.Object({
-          ...Authorization.properties,
           'idempotency-key': Type.Optional(
             Type.String({ description: 'Makes a retry answer the same and change nothing more.' }),
           ),
@@ -178,7 +172,6 @@ export const stockRoutes: FastifyPluginAsyncTypebox<StockRoutesOptions> = async 
           'Conditional: send `If-Match: "<version>"` (the product version) or `expected` (the stock you saw). A stale value answers 412 with `current_stock` and `current_version`, and changes nothing; neither answers 428.',
         params: ProductIdParams,
         headers: Type.Object({
-          ...Authorization.properties,
           'if-match': Type.Optional(Type.String({ description: 'The product version as "<version>".' })),
         }),
         querystring: NoQuery,
@@ -228,7 +221,6 @@ export const stockRoutes: FastifyPluginAsyncTypebox<StockRoutesOptions> = async 
         summary: 'The stock ledger of a product, newest first',
         description: 'Every change with its delta, reason, resulting stock and the key that made it. Keyset-paginated.',
         params: ProductIdParams,
-        headers: Authorization,
         querystring: MovementsQuery,
         response: { 200: MovementPage, ...problemResponses(400, 401, 403, 404) },
       },

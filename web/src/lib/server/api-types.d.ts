@@ -789,8 +789,6 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Bearer <API key> with the catalog:write scope. */
-                authorization?: string;
                 /** @description Makes a retry answer the same and change nothing more. */
                 "idempotency-key"?: string;
             };
@@ -1028,8 +1026,6 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Bearer <API key> with the catalog:write scope. */
-                authorization?: string;
                 /** @description Apply only if the product is still at this version: "<version>". */
                 "if-match"?: string;
             };
@@ -1134,8 +1130,6 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Bearer <API key> with the catalog:write scope. */
-                authorization?: string;
                 /** @description Apply only if the product is still at this version: "<version>". */
                 "if-match"?: string;
             };
@@ -1459,8 +1453,6 @@ export interface operations {
                 atomic?: boolean;
             };
             header?: {
-                /** @description Bearer <API key> with the catalog:write scope. */
-                authorization?: string;
                 /** @description Makes a retry answer the same and change nothing more: the report (or the atomic 422) is kept with the body’s SHA-256 for at least 24 hours; the same key with another body is a 422. */
                 "idempotency-key"?: string;
             };
@@ -1590,10 +1582,7 @@ export interface operations {
                 /** @description SKUs (repeatable). */
                 sku?: string[];
             };
-            header?: {
-                /** @description Bearer <API key> with the stock:write scope. */
-                authorization?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -1681,8 +1670,6 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Bearer <API key> with the stock:write scope. */
-                authorization?: string;
                 /** @description Makes a retry answer the same and change nothing more. */
                 "idempotency-key"?: string;
             };
@@ -1823,8 +1810,6 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Bearer <API key> with the stock:write scope. */
-                authorization?: string;
                 /** @description The product version as "<version>". */
                 "if-match"?: string;
             };
@@ -1969,10 +1954,7 @@ export interface operations {
                 limit?: number;
                 cursor?: string;
             };
-            header?: {
-                /** @description Bearer <API key> with the stock:write scope. */
-                authorization?: string;
-            };
+            header?: never;
             path: {
                 /** @description The product id. */
                 id: number;
@@ -2072,8 +2054,6 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Bearer <API key> with the stock:write scope. */
-                authorization?: string;
                 /** @description Makes a retry answer the same and change nothing more. */
                 "idempotency-key"?: string;
             };
@@ -2209,10 +2189,7 @@ export interface operations {
     currentKey: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Bearer <API key>, any scope. */
-                authorization?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -2290,10 +2267,7 @@ export interface operations {
     listKeys: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Bearer <API key> with the keys:admin scope. */
-                authorization?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -2382,10 +2356,7 @@ export interface operations {
     createKey: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Bearer <API key> with the keys:admin scope. */
-                authorization?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -2490,10 +2461,7 @@ export interface operations {
     revokeKey: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Bearer <API key> with the keys:admin scope. */
-                authorization?: string;
-            };
+            header?: never;
             path: {
                 id: number;
             };
