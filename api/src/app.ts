@@ -18,6 +18,7 @@ import { importRoutes } from './imports/routes.ts';
 import { meiliPlugin } from './search/meili/plugin.ts';
 import { searchRoutes } from './search/routes.ts';
 import { hoistNamedSchemas } from './openapi/components.ts';
+import { swaggerUiOptions } from './openapi/docs.ts';
 import { documentGuards } from './openapi/guards.ts';
 import { securitySchemes } from './openapi/security.ts';
 import { HttpProblem, problemPlugin, sendProblem, toProblem } from './http/problem.ts';
@@ -227,7 +228,7 @@ export async function buildApp({ config, database, logger }: AppOptions) {
       ],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, swaggerUiOptions);
 
   await app.register(cataloguePlugin, { database, cursorSecret: config.CURSOR_SECRET });
   await app.register(catalogueRoutes);

@@ -39,5 +39,9 @@ function routeScope(route: RouteOptions): Scope | null | undefined {
 export function documentSecurity(schema: FastifySchema, route: RouteOptions): FastifySchema {
   const scope = routeScope(route);
   if (scope === undefined) return schema;
-  return { ...schema, security: [{ [API_KEY_SCHEME]: [] }], 'x-required-scopes': scope ? [scope] : [] } as FastifySchema;
+  return {
+    ...schema,
+    security: [{ [API_KEY_SCHEME]: [] }],
+    'x-required-scopes': scope ? [scope] : [],
+  } as FastifySchema;
 }
