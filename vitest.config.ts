@@ -12,6 +12,8 @@ export default defineConfig({
           globalSetup: ['api/test/support/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,
+          // A test that asserts nothing fails instead of passing.
+          expect: { requireAssertions: true },
         },
       },
       {
@@ -23,6 +25,8 @@ export default defineConfig({
           globalSetup: ['web/test/support/build.ts'],
           testTimeout: 60_000,
           hookTimeout: 300_000,
+          // A test that asserts nothing fails instead of passing.
+          expect: { requireAssertions: true },
         },
       },
     ],

@@ -19,7 +19,9 @@ import { importRoutes } from './imports/imports.routes.ts';
 import { searchPlugin } from './search/plugin.ts';
 import { searchRoutes } from './search/search.routes.ts';
 import { hoistNamedSchemas } from './openapi/components.ts';
+import { swaggerUiOptions } from './openapi/docs.ts';
 import { documentGuards } from './openapi/guards.ts';
+import { securitySchemes } from './openapi/security.ts';
 import { HttpProblem, problemPlugin, sendProblem, toProblem } from './http/problem.ts';
 import { rateLimitPlugin } from './http/rate-limit.ts';
 import { responseCachePlugin } from './http/response-cache.ts';
@@ -201,6 +203,7 @@ async function registerDocumentation(app: Server) {
         contact: { name: 'Catalogue team' },
       },
       servers: [{ url: '/', description: 'This server' }],
+      components: { securitySchemes },
       tags: [
         { name: 'catalogue', description: 'Browse products and categories' },
         { name: 'stock', description: 'Stock levels and their ledger (API key with stock:write)' },
@@ -210,7 +213,7 @@ async function registerDocumentation(app: Server) {
       ],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await app.register(swaggerUi, swaggerUiOptions);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }
 

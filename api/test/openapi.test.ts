@@ -57,6 +57,44 @@ describe('the OpenAPI contract', () => {
     }
   });
 
+  it('declares a bearer scheme, and on each operation that asks for a key its security and scope rather than an Authorization parameter', async () => {
+    const document = parse(await openapiYaml());
+    expect(document.components.securitySchemes).toEqual({
+      apiKey: expect.objectContaining({ type: 'http', scheme: 'bearer' }),
+    });
+    type Operation = {
+      security?: unknown;
+      'x-required-scopes'?: string[];
+      parameters?: { in: string; name: string }[];
+    };
+    const scopes: Record<string, string[] | undefined> = {};
+    for (const [path, item] of Object.entries(document.paths as Record<string, Record<string, Operation>>)) {
+      for (const [method, operation] of Object.entries(item)) {
+        const label = `${method.toUpperCase()} ${path}`;
+        const headers = (operation.parameters ?? []).filter((p) => p.in === 'header').map((p) => p.name.toLowerCase());
+        expect(headers, label).not.toContain('authorization');
+        if (operation.security) expect(operation.security, label).toEqual([{ apiKey: [] }]);
+        else expect(operation, label).not.toHaveProperty('x-required-scopes');
+        if (operation.security) scopes[label] = operation['x-required-scopes'];
+      }
+    }
+    expect(scopes).toEqual({
+      'POST /v1/products': ['catalog:write'],
+      'PATCH /v1/products/{idOrSlug}': ['catalog:write'],
+      'DELETE /v1/products/{idOrSlug}': ['catalog:write'],
+      'POST /v1/imports/products': ['catalog:write'],
+      'GET /v1/stock-levels': ['stock:write'],
+      'POST /v1/stock-adjustments': ['stock:write'],
+      'POST /v1/products/{id}/stock-adjustments': ['stock:write'],
+      'PUT /v1/products/{id}/stock': ['stock:write'],
+      'GET /v1/products/{id}/stock-movements': ['stock:write'],
+      'GET /v1/keys/me': [],
+      'GET /v1/keys': ['keys:admin'],
+      'POST /v1/keys': ['keys:admin'],
+      'DELETE /v1/keys/{id}': ['keys:admin'],
+    });
+  });
+
   it('passes Spectral’s OpenAPI ruleset (spectral:oas) without errors or warnings', async () => {
     const spectral = `${root}/node_modules/.bin/spectral`;
     const { stdout } = await promisify(execFile)(

@@ -41,10 +41,6 @@ const toKey = (key: KeySummary) => ({
   revoked_at: key.revokedAt?.toISOString() ?? null,
 });
 
-const Authorization = Type.Object({
-  authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the keys:admin scope.' })),
-});
-
 /** The key a request is made with (any key), and managing keys (scope `keys:admin`). */
 export const keyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   await app.register(currentKeyRoutes);
@@ -63,9 +59,6 @@ const currentKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'The key this request is made with: its name and scopes',
         description:
           "Any valid key may ask: a client (the storefront's admin sign-in) checks a key and learns what it may do before using it.",
-        headers: Type.Object({
-          authorization: Type.Optional(Type.String({ description: 'Bearer <API key>, any scope.' })),
-        }),
         querystring: NoQuery,
         response: {
           200: Type.Object(
@@ -103,7 +96,6 @@ const keyAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'List API keys (never their secrets)',
         description:
           'Every key, revoked ones included, oldest first. The number of keys is small and bounded by the admins.',
-        headers: Authorization,
         querystring: NoQuery,
         response: { 200: Type.Object({ data: Type.Array(Key) }), ...problemResponses(400, 401, 403) },
       },
@@ -123,7 +115,6 @@ const keyAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['keys'],
         summary: 'Create an API key',
         description: 'The answer holds the whole key, once; only a hash of it is kept.',
-        headers: Authorization,
         querystring: NoQuery,
         body: Type.Object(
           {
@@ -154,7 +145,6 @@ const keyAdminRoutes: FastifyPluginAsyncTypebox = async (app) => {
         summary: 'Revoke an API key',
         description:
           'The key stops working at once on this API process, and within 2 seconds on the others. Revoking a revoked key is a 404.',
-        headers: Authorization,
         querystring: NoQuery,
         params: Type.Object({ id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }) }),
         response: { 204: Type.Null({ description: 'Revoked.' }), ...problemResponses(400, 401, 403, 404) },

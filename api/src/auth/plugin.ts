@@ -11,7 +11,10 @@ export type Credentials = 'none' | 'malformed' | 'refused' | 'verified';
 declare module 'fastify' {
   interface FastifyInstance {
     keys: KeyRepository;
-    /** A preHandler that lets the request through only with a valid key, holding `scope` when one is named. */
+    /**
+     * A hook that lets the request through only with a valid key, holding `scope` when one is
+     * named. The OpenAPI document declares each route's security from the hook it runs.
+     */
     requireScope(scope?: Scope): preHandlerAsyncHookHandler;
   }
   interface FastifyRequest {
@@ -27,6 +30,16 @@ const UNAUTHORIZED: Record<Exclude<Credentials, 'verified'>, string> = {
   malformed: 'The Authorization header must be: Bearer <key>.',
   refused: 'The API key is not valid, or has been revoked.',
 };
+
+/** The scope each `requireScope` hook checks (null: any valid key). */
+const scopeOfHook = new WeakMap<object, Scope | null>();
+
+/**
+ * The scope a route hook made by `requireScope` checks: null for any valid key, undefined when
+ * `hook` is not one of them. The OpenAPI document reads it, so it cannot differ from what is enforced.
+ */
+export const requiredScope = (hook: unknown): Scope | null | undefined =>
+  typeof hook === 'function' ? scopeOfHook.get(hook) : undefined;
 
 /**
  * Bearer API keys (RFC 6750): 401 without a valid key, 403 with a key lacking the scope, both as
@@ -48,7 +61,7 @@ export const authPlugin = fp<{ db: Db }>(
       request.credentials = !token ? 'malformed' : request.apiKey ? 'verified' : 'refused';
     });
 
-    app.decorate('requireScope', (scope?: Scope) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const requireScope = (scope?: Scope) => async (request: FastifyRequest, reply: FastifyReply) => {
       const { credentials, apiKey } = request;
       if (credentials !== 'verified' || !apiKey) {
         reply.header('www-authenticate', 'Bearer realm="catalogue"');
@@ -58,6 +71,11 @@ export const authPlugin = fp<{ db: Db }>(
       if (scope && !apiKey.scopes.includes(scope)) {
         throw new HttpProblem(403, 'forbidden', 'Forbidden', `This API key lacks the '${scope}' scope.`);
       }
+    };
+    app.decorate('requireScope', (scope?: Scope) => {
+      const hook = requireScope(scope);
+      scopeOfHook.set(hook, scope ?? null);
+      return hook;
     });
   },
   { name: 'auth' },

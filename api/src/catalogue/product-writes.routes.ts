@@ -11,7 +11,6 @@ import { ProductWriter } from './product-writes.ts';
 import { Product, ProductParams } from './schemas.ts';
 import { ProductCreate, ProductPatch } from './write-schemas.ts';
 
-const Authorization = Type.String({ description: 'Bearer <API key> with the catalog:write scope.' });
 const IfMatch = Type.String({ description: 'Apply only if the product is still at this version: "<version>".' });
 
 /** On the primary: a write resolves the slug and answers with the product as it just wrote it. */
@@ -40,7 +39,6 @@ const productCreateRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, {
         description:
           'A clash of `sku` or `slug` with another product is a 409 naming the field. Opening stock is written to the ledger. Send `Idempotency-Key` to make retries safe.',
         headers: Type.Object({
-          authorization: Type.Optional(Authorization),
           'idempotency-key': Type.Optional(IdempotencyKeyHeader),
         }),
         querystring: NoQuery,
@@ -85,7 +83,7 @@ const productChangeRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, {
         description:
           'With `If-Match: "<version>"`, applies only if nobody changed the product since: otherwise 412 with `current_version`.',
         params: ProductParams,
-        headers: Type.Object({ authorization: Type.Optional(Authorization), 'if-match': Type.Optional(IfMatch) }),
+        headers: Type.Object({ 'if-match': Type.Optional(IfMatch) }),
         querystring: NoQuery,
         body: ProductPatch,
         response: { 200: Product, ...problemResponses(400, 401, 403, 404, 409, 412) },
@@ -111,7 +109,7 @@ const productChangeRoutes: FastifyPluginAsyncTypebox<{ db: Db }> = async (app, {
         description:
           'The product leaves the storefront and the listings; it keeps its id, history and stock ledger. Honours `If-Match` like PATCH. Archiving an archived product changes nothing.',
         params: ProductParams,
-        headers: Type.Object({ authorization: Type.Optional(Authorization), 'if-match': Type.Optional(IfMatch) }),
+        headers: Type.Object({ 'if-match': Type.Optional(IfMatch) }),
         querystring: NoQuery,
         response: { 200: Product, ...problemResponses(400, 401, 403, 404, 412) },
       },

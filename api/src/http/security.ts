@@ -6,8 +6,8 @@ import fp from 'fastify-plugin';
  * Security headers for a JSON API: the set helmet sends, fixed once and written in one call per
  * answer (helmet's per-request middleware halved the throughput of cached pages, measured with
  * `npm run bench`). Strict-Transport-Security is the TLS terminator's to send: the API speaks
- * plain HTTP behind it. No Content-Security-Policy: JSON needs none, and Swagger UI at /docs
- * needs its inline assets.
+ * plain HTTP behind it. No Content-Security-Policy: a browser renders no JSON answer, and
+ * Swagger UI's page at /docs sends its own (openapi/docs.ts).
  */
 export const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',

@@ -66,7 +66,6 @@ const importSchema = (maxBytes: number) => ({
   summary: 'Create or update many products from NDJSON or CSV',
   description: `Upserts products by \`sku\`, streaming: the body may be up to ${maxBytes} bytes and is written in batches as it arrives. A product that exists takes the row's fields (those the row leaves out keep their value; an unchanged product keeps its version); a new one is created (default status \`draft\`). Stock is the absolute level: the change is written to the stock ledger. A row that is not a valid product, names an unknown category, repeats an earlier row's sku or slug, or takes another product's slug is rejected with its line and reason, and the rows around it are imported. The answer counts rows created, updated, unchanged and rejected, and lists the first ${MAX_LISTED_ERRORS} rejected rows. With \`atomic=true\`, one rejected row rolls everything back (422 with the report).`,
   headers: Type.Object({
-    authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the catalog:write scope.' })),
     'idempotency-key': Type.Optional(
       Type.String({
         description:

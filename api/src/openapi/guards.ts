@@ -1,6 +1,7 @@
 import type { FastifySchema, RouteOptions } from 'fastify';
 import { Type } from 'typebox';
 import { Problem, PROBLEM_CONTENT_TYPE } from '../http/problem.ts';
+import { documentSecurity } from './security.ts';
 
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
@@ -34,7 +35,8 @@ const notModified = Type.Null({ description: 'Not modified: the ETag matches If-
  * The guards' answers, which every route can give but no route declares (they come from hooks
  * that run before it): 304 on every GET (@fastify/etag tags every answer and honours
  * If-None-Match); 429 on every rate-limited /v1 route; 413 on every route with a body, and 415
- * on those whose body is JSON (Fastify's parser refuses another media type).
+ * on those whose body is JSON (Fastify's parser refuses another media type). And the key check
+ * (security.ts): the security and scope of each route that asks for an API key.
  * An @fastify/swagger `transform`: the document changes, the routes' validation does not.
  */
 export function documentGuards({ schema, url, route }: { schema: FastifySchema; url: string; route: RouteOptions }) {
@@ -50,5 +52,5 @@ export function documentGuards({ schema, url, route }: { schema: FastifySchema; 
       if (!(schema.body && 'content' in (schema.body as object))) response['415'] ??= unsupported;
     }
   }
-  return { schema: { ...schema, response }, url };
+  return { schema: documentSecurity({ ...schema, response }, route), url };
 }

@@ -19,7 +19,6 @@ export const stockBatchRoutes: FastifyPluginAsyncTypebox<{ stock: StockService }
         description:
           'Each item is applied like a single adjustment (atomic, never below zero, a ledger row each). With `atomic: true`, any item that cannot apply refuses the whole batch (409, the failing items in `errors`) and nothing changes; otherwise each item stands on its own and `results` says what happened to it. Send `Idempotency-Key` to make retries safe.',
         headers: Type.Object({
-          authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the stock:write scope.' })),
           'idempotency-key': Type.Optional(
             Type.String({ description: 'Makes a retry answer the same and change nothing more.' }),
           ),

@@ -5,10 +5,6 @@ import { problemResponses } from '../http/responses.ts';
 import type { StockService } from './service.ts';
 import { StockLevel, StockLevelsQuery } from './schemas.ts';
 
-const Authorization = Type.Object({
-  authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the stock:write scope.' })),
-});
-
 /** The live stock of many products at once (API key with stock:write). */
 export const stockLevelRoutes: FastifyPluginAsyncTypebox<{ stock: StockService }> = async (app, { stock }) => {
   const writer = app.requireScope('stock:write');
@@ -23,7 +19,6 @@ export const stockLevelRoutes: FastifyPluginAsyncTypebox<{ stock: StockService }
         summary: 'Current stock of products by id or SKU, drafts and archived included',
         description:
           "Read from the database at the time of the request (never cached), with each product's `version` for a conditional PUT. Up to 100 ids and 100 SKUs; unknown ones are left out.",
-        headers: Authorization,
         querystring: StockLevelsQuery,
         response: {
           200: Type.Object({ data: Type.Array(StockLevel, { description: 'In id order.' }) }, { title: 'StockLevels' }),

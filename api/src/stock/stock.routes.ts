@@ -17,10 +17,6 @@ import {
   StockChange,
 } from './schemas.ts';
 
-const Authorization = Type.Object({
-  authorization: Type.Optional(Type.String({ description: 'Bearer <API key> with the stock:write scope.' })),
-});
-
 const adjustStockSchema = {
   operationId: 'adjustStock',
   tags: ['stock'],
@@ -29,7 +25,6 @@ const adjustStockSchema = {
     'Applies `delta` in one conditional update: a change that would take the stock below zero, or above 1,000,000,000, is refused with 409 (and `current_stock`), and changes nothing. Writes a ledger row. Send `Idempotency-Key` to make retries safe.',
   params: ProductIdParams,
   headers: Type.Object({
-    ...Authorization.properties,
     'idempotency-key': Type.Optional(
       Type.String({ description: 'Makes a retry answer the same and change nothing more.' }),
     ),
@@ -47,7 +42,6 @@ const setStockSchema = {
     'Conditional: send `If-Match: "<version>"` (the product version) or `expected` (the stock you saw). A stale value answers 412 with `current_stock` and `current_version`, and changes nothing; neither answers 428.',
   params: ProductIdParams,
   headers: Type.Object({
-    ...Authorization.properties,
     'if-match': Type.Optional(Type.String({ description: 'The product version as "<version>".' })),
   }),
   querystring: NoQuery,
@@ -61,7 +55,6 @@ const listStockMovementsSchema = {
   summary: 'The stock ledger of a product, newest first',
   description: 'Every change with its delta, reason, resulting stock and the key that made it. Keyset-paginated.',
   params: ProductIdParams,
-  headers: Authorization,
   querystring: MovementsQuery,
   response: { 200: MovementPage, ...problemResponses(400, 401, 403, 404) },
 };

@@ -37,6 +37,9 @@ interface Response {
 }
 interface RawOperation {
   operationId: string;
+  security?: Record<string, string[]>[];
+  /** The scope its key must hold (empty: any valid key), next to its `security`. */
+  'x-required-scopes'?: string[];
   parameters?: Parameter[];
   requestBody?: { required?: boolean; content: Record<string, Media> };
   responses: Record<string, Response>;
@@ -60,7 +63,7 @@ export interface Operation {
   parameters: Parameter[];
   body?: { required: boolean; media: Record<string, Schema> };
   responses: Record<string, Response>;
-  /** The key scope it asks for (from its Authorization parameter), `any` for any valid key, or none. */
+  /** The key scope it asks for (its `security` and `x-required-scopes`), `any` for any valid key, or none. */
   scope?: string;
 }
 
@@ -75,9 +78,7 @@ export function operationsOf(document: OpenApiDocument): Operation[] {
   return Object.entries(document.paths).flatMap(([template, item]) =>
     METHODS.filter((method) => item[method]).map((method) => {
       const raw = item[method]!;
-      const authorization = raw.parameters?.find((p) => p.in === 'header' && p.name === 'authorization');
-      const scope =
-        authorization?.description?.match(/with the (\S+) scope/)?.[1] ?? (authorization ? 'any' : undefined);
+      const scope = raw.security?.length ? (raw['x-required-scopes']?.[0] ?? 'any') : undefined;
       return {
         id: raw.operationId,
         method: method.toUpperCase(),
@@ -850,7 +851,7 @@ export class RequestFactory {
           .map((v) => (Array.isArray(v) ? v : [v]).map((item) => ({ name: p.name, value: asText(item) })));
         return p.required ? entries : fc.option(entries, { nil: undefined, freq: 2 }).map((e) => e ?? []);
       });
-    const headerParams = operation.parameters.filter((p) => p.in === 'header' && p.name !== 'authorization');
+    const headerParams = operation.parameters.filter((p) => p.in === 'header');
     const headers = fc.record(
       Object.fromEntries(
         headerParams.map((p) => [p.name, this.values.valid(p.schema, site('header', p.name)).map(asText)]),

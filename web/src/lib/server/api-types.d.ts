@@ -789,8 +789,6 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Bearer <API key> with the catalog:write scope. */
-                authorization?: string;
                 /** @description Makes a retry answer the same and change nothing more. */
                 "idempotency-key"?: string;
             };
@@ -1028,8 +1026,6 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Bearer <API key> with the catalog:write scope. */
-                authorization?: string;
                 /** @description Apply only if the product is still at this version: "<version>". */
                 "if-match"?: string;
             };
@@ -1134,8 +1130,6 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Bearer <API key> with the catalog:write scope. */
-                authorization?: string;
                 /** @description Apply only if the product is still at this version: "<version>". */
                 "if-match"?: string;
             };
@@ -1468,8 +1462,6 @@ export interface operations {
                 atomic?: boolean;
             };
             header?: {
-                /** @description Bearer <API key> with the catalog:write scope. */
-                authorization?: string;
                 /** @description Makes a retry answer the same and change nothing more: the report (or the atomic 422) is kept with the body’s SHA-256 for at least 24 hours; the same key with another body is a 422. */
                 "idempotency-key"?: string;
             };
@@ -1599,10 +1591,7 @@ export interface operations {
                 /** @description SKUs (repeatable). */
                 sku?: string[];
             };
-            header?: {
-                /** @description Bearer <API key> with the stock:write scope. */
-                authorization?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -1690,8 +1679,6 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Bearer <API key> with the stock:write scope. */
-                authorization?: string;
                 /** @description Makes a retry answer the same and change nothing more. */
                 "idempotency-key"?: string;
             };
@@ -1832,8 +1819,6 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Bearer <API key> with the stock:write scope. */
-                authorization?: string;
                 /** @description The product version as "<version>". */
                 "if-match"?: string;
             };
@@ -1978,10 +1963,7 @@ export interface operations {
                 limit?: number;
                 cursor?: string;
             };
-            header?: {
-                /** @description Bearer <API key> with the stock:write scope. */
-                authorization?: string;
-            };
+            header?: never;
             path: {
                 /** @description The product id. */
                 id: number;
@@ -2081,8 +2063,6 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Bearer <API key> with the stock:write scope. */
-                authorization?: string;
                 /** @description Makes a retry answer the same and change nothing more. */
                 "idempotency-key"?: string;
             };
@@ -2218,10 +2198,7 @@ export interface operations {
     currentKey: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Bearer <API key>, any scope. */
-                authorization?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -2299,10 +2276,7 @@ export interface operations {
     listKeys: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Bearer <API key> with the keys:admin scope. */
-                authorization?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -2391,10 +2365,7 @@ export interface operations {
     createKey: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Bearer <API key> with the keys:admin scope. */
-                authorization?: string;
-            };
+            header?: never;
             path?: never;
             cookie?: never;
         };
@@ -2499,10 +2470,7 @@ export interface operations {
     revokeKey: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description Bearer <API key> with the keys:admin scope. */
-                authorization?: string;
-            };
+            header?: never;
             path: {
                 id: number;
             };
