@@ -60,7 +60,7 @@ ENTRYPOINT ["tini", "--"]
 CMD ["node", "web/server/index.js"]
 
 # ---------------------------------------------------------------------------------------------
-# The API. The same image runs the search indexer (`node --import tsx api/src/search/meili/cli.ts
+# The API. The same image runs the search indexer (`node --import tsx api/src/cli/search-index.ts
 # indexer`) and the commands (`npm run -s migrate | keys | seed | reindex | reconcile`). With
 # DATABASE_URL always set in a container, the embedded PostgreSQL is never started; its package
 # stays installed because `--omit=optional`, which would drop it, would also drop esbuild's

@@ -23,7 +23,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createDatabase, migrateDatabase } from '../api/src/db/database.ts';
-import { freePort, type EmbeddedPostgres } from '../api/src/db/embedded.ts';
+import { freePort, type EmbeddedPostgres } from '../api/src/dev/embedded-postgres.ts';
 import { createDatabaseIfMissing } from '../api/src/runtime.ts';
 import { seedCatalogue } from '../api/src/seed/load.ts';
 import { measureListingBytes, type ListingBytes } from '../web/test/support/measure.ts';

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../src/db/embedded.ts';
+import { freePort } from '../src/dev/embedded-postgres.ts';
 import { postStream } from './support/http.ts';
 import { startNode, waitFor, type Running } from './support/process.ts';
 import { testApp, testDatabase, type TestDatabase } from './support/database.ts';

@@ -531,7 +531,7 @@ describe('the separate indexer process (npm run -s indexer) with METRICS_PORT, a
   });
 
   it('serves its indexer counters and the outbox gauges, behind the token', async () => {
-    indexer = startNode(['--import', 'tsx', 'api/src/search/meili/cli.ts', 'indexer'], {
+    indexer = startNode(['--import', 'tsx', 'api/src/cli/search-index.ts', 'indexer'], {
       DATABASE_URL: database.url,
       MEILISEARCH_URL: standIn.url,
       MEILISEARCH_KEY: standIn.key,

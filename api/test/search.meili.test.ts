@@ -380,7 +380,7 @@ function syncSuite(target: () => Promise<Target>, { faults }: { faults: boolean 
       MEILISEARCH_INDEX: config.MEILISEARCH_INDEX,
     };
     const run = async (command: string) => {
-      const running = startNode(['--import', 'tsx', 'api/src/search/meili/cli.ts', command], env);
+      const running = startNode(['--import', 'tsx', 'api/src/cli/search-index.ts', command], env);
       return { code: await running.exited, output: running.output() };
     };
     const reindexed = await run('reindex');
@@ -399,7 +399,7 @@ function syncSuite(target: () => Promise<Target>, { faults }: { faults: boolean 
 
     // The standalone indexer alone drains the outbox: this file's is stopped meanwhile.
     await indexer.stop();
-    const standalone = startNode(['--import', 'tsx', 'api/src/search/meili/cli.ts', 'indexer'], env);
+    const standalone = startNode(['--import', 'tsx', 'api/src/cli/search-index.ts', 'indexer'], env);
     try {
       await waitUntil('the indexer runs', async () => standalone.output().includes('until SIGTERM'));
       const [id] = await activeIds();

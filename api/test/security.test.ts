@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App, type AppOptions } from '../src/app.ts';
 import { createDatabase, type Database } from '../src/db/database.ts';
-import { freePort } from '../src/db/embedded.ts';
+import { freePort } from '../src/dev/embedded-postgres.ts';
 import { SECURITY_HEADERS } from '../src/http/security.ts';
 import { TEST_CURSOR_SECRET, testDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../src/db/database.ts';
-import { freePort, startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { freePort, startEmbeddedPostgres } from '../src/dev/embedded-postgres.ts';
 import { EMBEDDED_DATABASE } from '../src/runtime.ts';
 import { searchSync } from '../src/search/meili/setup.ts';
 import { startMeiliStandIn, type MeiliStandIn } from './support/meili-standin.ts';

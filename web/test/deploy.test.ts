@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase } from '../../api/src/db/database.ts';
-import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../../api/src/db/embedded.ts';
+import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../../api/src/dev/embedded-postgres.ts';
 import { MeiliStandIn } from '../../api/test/support/meili-standin.ts';
 import { repoRoot, waitFor } from '../../api/test/support/process.ts';
 import {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../api/src/db/embedded.ts';
+import { freePort } from '../../api/src/dev/embedded-postgres.ts';
 import { startNode, waitFor, type Running } from '../../api/test/support/process.ts';
 import { launchChromium, type Chromium } from './support/browser.ts';
 

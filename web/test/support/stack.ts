@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../../api/src/db/embedded.ts';
+import { freePort } from '../../../api/src/dev/embedded-postgres.ts';
 import { startNode, waitFor, type Running } from '../../../api/test/support/process.ts';
 
 export interface Stack {
