@@ -29,7 +29,9 @@ RUN apt-get update \
   && npm install -g --no-audit --no-fund npm@${NPM_VERSION} \
   && npm cache clean --force
 WORKDIR /app
-# Every workspace's manifest: the one lockfile covers both, and `npm ci` checks it against them.
+# The manifests of the workspaces the images hold: the one lockfile covers them, and `npm ci`
+# checks it against them (`npm ci -w` installs one workspace's dependencies, so the test-support
+# workspace, `testing/`, stays out).
 COPY package.json package-lock.json .npmrc ./
 COPY api/package.json api/
 COPY web/package.json web/

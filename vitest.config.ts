@@ -25,6 +25,15 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
+      {
+        test: {
+          // The shared test support's own tests (the Meilisearch stand-in against its contract).
+          name: 'testing',
+          include: ['testing/test/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+        },
+      },
     ],
   },
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isMigrated } from '../src/db/database.ts';
 import { emptyDatabase, type TestDatabase } from './support/database.ts';
-import { repoRoot, startNode } from './support/process.ts';
+import { repoRoot, startNode } from '@catalogue/testing/process';
 
 /** `npm run migrate` and `npm run seed` against an external database (DATABASE_URL). */
 describe('migrate and seed commands', () => {

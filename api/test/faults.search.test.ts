@@ -6,7 +6,7 @@ import { searchSync, type MeiliConfig } from '../src/search/meili/setup.ts';
 import type { SearchSync } from '../src/search/meili/sync.ts';
 import { testApp, testDatabase, type TestDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
-import { startMeiliStandIn, type MeiliStandIn } from './support/meili-standin.ts';
+import { startMeiliStandIn, type MeiliStandIn } from '@catalogue/testing/meili-standin';
 
 /**
  * Search while Meilisearch misbehaves, against the in-process STAND-IN (test/support/meili-standin.ts,

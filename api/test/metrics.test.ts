@@ -6,8 +6,8 @@ import { createDatabase, type Database } from '../src/db/database.ts';
 import { HTTP_DURATION_BUCKETS, RequestMetrics, UNMATCHED_ROUTE } from '../src/metrics/requests.ts';
 import { TEST_CURSOR_SECRET, testApp, testDatabase, type TestDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
-import { MeiliStandIn } from './support/meili-standin.ts';
-import { startNode, type Running } from './support/process.ts';
+import { MeiliStandIn } from '@catalogue/testing/meili-standin';
+import { startNode, type Running } from '@catalogue/testing/process';
 import { ExpositionError, parseExposition, type Exposition } from './support/prometheus.ts';
 
 const TOKEN = 'metrics-token-for-the-tests-0123';

@@ -13,7 +13,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/dev/embedde
 import { createDatabaseIfMissing } from '../src/runtime.ts';
 import { TEST_CURSOR_SECRET } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
-import { startMeiliStandIn } from './support/meili-standin.ts';
+import { startMeiliStandIn } from '@catalogue/testing/meili-standin';
 
 const run = promisify(execFile);
 

@@ -7,8 +7,8 @@ import { searchSync, type MeiliConfig } from '../src/search/meili/setup.ts';
 import type { SearchSync } from '../src/search/meili/sync.ts';
 import { testApp, testDatabase, type TestDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow, type CategorySlug } from './support/fixtures.ts';
-import { MeiliStandIn } from './support/meili-standin.ts';
-import { startNode } from './support/process.ts';
+import { MeiliStandIn } from '@catalogue/testing/meili-standin';
+import { startNode } from '@catalogue/testing/process';
 
 /**
  * The Meilisearch engine and the outbox sync, end to end: a real PostgreSQL, the API, the

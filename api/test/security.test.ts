@@ -6,11 +6,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App, type AppOptions } from '../src/app.ts';
 import { createDatabase, type Database } from '../src/db/database.ts';
-import { freePort } from '../src/dev/embedded-postgres.ts';
 import { SECURITY_HEADERS } from '../src/http/security.ts';
 import { TEST_CURSOR_SECRET, testDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
-import { repoRoot } from './support/process.ts';
+import { freePort, repoRoot } from '@catalogue/testing/process';
 
 /**
  * What docs/security.md promises of the API: no secret in any log line, the security headers on

@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { freePort } from '../src/dev/embedded-postgres.ts';
-import { alive, startNode, waitFor, type Running } from './support/process.ts';
+import { alive, freePort, startNode, waitFor, type Running } from '@catalogue/testing/process';
 
 /**
  * The real server entry, as `npm start` runs it: embedded PostgreSQL under DATA_DIR, migrations,

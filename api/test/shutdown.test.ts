@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../src/db/database.ts';
-import { freePort, startEmbeddedPostgres } from '../src/dev/embedded-postgres.ts';
+import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.ts';
 import { EMBEDDED_DATABASE } from '../src/runtime.ts';
 import { searchSync } from '../src/search/meili/setup.ts';
-import { startMeiliStandIn, type MeiliStandIn } from './support/meili-standin.ts';
-import { alive, startNode, waitFor, type Running } from './support/process.ts';
+import { startMeiliStandIn, type MeiliStandIn } from '@catalogue/testing/meili-standin';
+import { alive, freePort, startNode, waitFor, type Running } from '@catalogue/testing/process';
 
 /**
  * SIGTERM in the middle of sustained load, on the real server process as `npm start` runs it: the

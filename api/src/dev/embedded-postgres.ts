@@ -69,7 +69,7 @@ async function runAsUser(): Promise<{ uid: number; gid: number } | undefined> {
   }
 }
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
