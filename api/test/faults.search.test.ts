@@ -9,7 +9,7 @@ import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
 import { startMeiliStandIn, type MeiliStandIn } from '@catalogue/testing/meili-standin';
 
 /**
- * Search while Meilisearch misbehaves, against the in-process STAND-IN (test/support/meili-standin.ts,
+ * Search while Meilisearch misbehaves, against the in-process STAND-IN (testing/src/meili-standin.ts,
  * not a real Meilisearch: none runs on the build machines), with the app's own in-process indexer
  * as production runs it. For each fault: writes still succeed, search answers with what the
  * engine can honestly give, the changes wait in the outbox while the indexer backs off; once the

@@ -13,7 +13,7 @@ import { startNode } from '@catalogue/testing/process';
 /**
  * The Meilisearch engine and the outbox sync, end to end: a real PostgreSQL, the API, the
  * indexer, and a Meilisearch server. No Meilisearch can run on the build machines, so the suite
- * runs against the in-process STAND-IN (test/support/meili-standin.ts: a stateful imitation whose
+ * runs against the in-process STAND-IN (testing/src/meili-standin.ts: a stateful imitation whose
  * every request and answer is checked against Meilisearch's OpenAPI contract); with
  * MEILISEARCH_URL set, it runs again against that real server, less the fault injection.
  */

@@ -14,7 +14,7 @@ import { alive, freePort, startNode, waitFor, type Running } from '@catalogue/te
 /**
  * SIGTERM in the middle of sustained load, on the real server process as `npm start` runs it: the
  * embedded PostgreSQL, and the in-process indexer feeding the Meilisearch STAND-IN
- * (test/support/meili-standin.ts, not a real Meilisearch) with a batch in hand. What was accepted
+ * (testing/src/meili-standin.ts, not a real Meilisearch) with a batch in hand. What was accepted
  * is answered in full, what comes after is refused cleanly, the batch goes back to the outbox, the
  * embedded PostgreSQL stops, and the process exits with 0 within 10 s. (server.process.test.ts
  * covers the plain case: a burst of requests and SIGTERM, no indexer.)
