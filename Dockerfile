@@ -29,7 +29,9 @@ RUN apt-get update \
   && npm install -g --no-audit --no-fund npm@${NPM_VERSION} \
   && npm cache clean --force
 WORKDIR /app
-# Every workspace's manifest: the one lockfile covers both, and `npm ci` checks it against them.
+# The manifests of the workspaces the images hold: the one lockfile covers them, and `npm ci`
+# checks it against them (`npm ci -w` installs one workspace's dependencies, so the test-support
+# workspace, `testing/`, stays out).
 COPY package.json package-lock.json .npmrc ./
 COPY api/package.json api/
 COPY web/package.json web/
@@ -60,7 +62,7 @@ ENTRYPOINT ["tini", "--"]
 CMD ["node", "web/server/index.js"]
 
 # ---------------------------------------------------------------------------------------------
-# The API. The same image runs the search indexer (`node --import tsx api/src/search/meili/cli.ts
+# The API. The same image runs the search indexer (`node --import tsx api/src/cli/search-index.ts
 # indexer`) and the commands (`npm run -s migrate | keys | seed | reindex | reconcile`). With
 # DATABASE_URL always set in a container, the embedded PostgreSQL is never started; its package
 # stays installed because `--omit=optional`, which would drop it, would also drop esbuild's

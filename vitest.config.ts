@@ -29,6 +29,15 @@ export default defineConfig({
           expect: { requireAssertions: true },
         },
       },
+      {
+        test: {
+          // The shared test support's own tests (the Meilisearch stand-in against its contract).
+          name: 'testing',
+          include: ['testing/test/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 60_000,
+        },
+      },
     ],
   },
 });

@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { generateProducts } from '../api/src/seed/generator.ts';
-import type { EmbeddedPostgres } from '../api/src/db/embedded.ts';
+import type { EmbeddedPostgres } from '../api/src/dev/embedded-postgres.ts';
 import { copyText } from '../api/src/seed/load.ts';
 
 export interface ImportBenchOptions {
@@ -317,7 +317,7 @@ export function importFigureLines(figures: ImportBenchFigures): string[] {
 }
 
 async function standalone(rows: number) {
-  const { startEmbeddedPostgres } = await import('../api/src/db/embedded.ts');
+  const { startEmbeddedPostgres } = await import('../api/src/dev/embedded-postgres.ts');
   const log = (message: string) => process.stderr.write(`${message}\n`);
   const dataDir = await mkdtemp(join(tmpdir(), 'bench-import-pg-'));
   const server = await startEmbeddedPostgres({ dataDir });

@@ -32,7 +32,7 @@ import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createDatabase, migrateDatabase } from '../api/src/db/database.ts';
-import { startEmbeddedPostgres } from '../api/src/db/embedded.ts';
+import { startEmbeddedPostgres } from '../api/src/dev/embedded-postgres.ts';
 import { createDatabaseIfMissing } from '../api/src/runtime.ts';
 import { seedCatalogue } from '../api/src/seed/load.ts';
 import { KeyRepository } from '../api/src/auth/keys.ts';

@@ -42,7 +42,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { KeyRepository } from '../api/src/auth/keys.ts';
 import { createDatabase, migrateDatabase } from '../api/src/db/database.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../api/src/db/embedded.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../api/src/dev/embedded-postgres.ts';
 import { createDatabaseIfMissing } from '../api/src/runtime.ts';
 import { seedCatalogue } from '../api/src/seed/load.ts';
 import { QUERY_MIX } from './search.ts';

@@ -8,7 +8,7 @@
  *    Target: the storefront at least half the API's rate. Shown beside it, without a target: the
  *    same page with no Accept-Encoding on either side, and with the storefront's page cache off;
  *  - bytes on the wire: a listing page's first load and each next page in Chromium (images
- *    excluded, web/test/support/measure.ts) on a 10,000-product catalogue and on the bench's
+ *    excluded, testing/src/measure.ts) on a 10,000-product catalogue and on the bench's
  *    catalogue, the same category on both (the seed's category tree is fixed). Target: within 5%
  *    of each other, and within the budgets of the browser test.
  *
@@ -21,12 +21,13 @@ import { stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { measureListingBytes, type ListingBytes } from '@catalogue/testing/measure';
+import { freePort } from '@catalogue/testing/process';
 import pg from 'pg';
 import { createDatabase, migrateDatabase } from '../api/src/db/database.ts';
-import { freePort, type EmbeddedPostgres } from '../api/src/db/embedded.ts';
+import type { EmbeddedPostgres } from '../api/src/dev/embedded-postgres.ts';
 import { createDatabaseIfMissing } from '../api/src/runtime.ts';
 import { seedCatalogue } from '../api/src/seed/load.ts';
-import { measureListingBytes, type ListingBytes } from '../web/test/support/measure.ts';
 import { measureUrl, type Measured } from './measure.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Config } from './config.ts';
 import { createDatabase, migrateDatabase, type Database } from './db/database.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './dev/embedded-postgres.ts';
 
 export const EMBEDDED_DATABASE = 'catalogue';
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isMigrated } from '../src/db/database.ts';
 import { emptyDatabase, type TestDatabase } from './support/database.ts';
-import { repoRoot, startNode } from './support/process.ts';
+import { repoRoot, startNode } from '@catalogue/testing/process';
 
 /** `npm run migrate` and `npm run seed` against an external database (DATABASE_URL). */
 describe('migrate and seed commands', () => {
@@ -21,26 +21,26 @@ describe('migrate and seed commands', () => {
 
   it('migrates an empty database, and again without harm', async () => {
     expect(await isMigrated(database)).toBe(false);
-    const first = await run('api/src/db/migrate-cli.ts');
+    const first = await run('api/src/cli/migrate.ts');
     expect(first).toMatchObject({ code: 0, output: expect.stringContaining('migrated DATABASE_URL') });
     expect(await isMigrated(database)).toBe(true);
-    expect((await run('api/src/db/migrate-cli.ts')).code).toBe(0);
+    expect((await run('api/src/cli/migrate.ts')).code).toBe(0);
   });
 
   it('seeds the demo catalogue once, and refuses a second time, changing nothing', async () => {
-    const seeded = await run('api/src/seed/cli.ts', ['--products', '250']);
+    const seeded = await run('api/src/cli/seed.ts', ['--products', '250']);
     expect(seeded.code, seeded.output).toBe(0);
     const count = async () =>
       Number((await database.pool.query<{ n: string }>('SELECT count(*) AS n FROM products')).rows[0]!.n);
     expect(await count()).toBe(250);
-    const again = await run('api/src/seed/cli.ts', ['--products', '100']);
+    const again = await run('api/src/cli/seed.ts', ['--products', '100']);
     expect(again.code).not.toBe(0);
     expect(again.output).toMatch(/already has \d+ categories/);
     expect(await count()).toBe(250);
   });
 
   it('creates, lists and revokes API keys, printing a new key once, alone on its last line', async () => {
-    const created = await run('api/src/auth/keys-cli.ts', [
+    const created = await run('api/src/cli/keys.ts', [
       'create',
       '--name',
       'integration',
@@ -51,13 +51,13 @@ describe('migrate and seed commands', () => {
     const key = created.output.trim().split('\n').at(-1)!;
     expect(key).toMatch(/^cat_[a-z0-9]{8}_[A-Za-z0-9_-]{43}$/);
     const prefix = key.split('_')[1]!;
-    const listed = await run('api/src/auth/keys-cli.ts', ['list']);
+    const listed = await run('api/src/cli/keys.ts', ['list']);
     expect(listed.output).toContain(`${prefix}\tintegration\tstock:write,catalog:write`);
     expect(listed.output).not.toContain(key.slice('cat_12345678_'.length));
-    expect((await run('api/src/auth/keys-cli.ts', ['revoke', '--prefix', prefix])).code).toBe(0);
-    expect((await run('api/src/auth/keys-cli.ts', ['list'])).output).toMatch(/\trevoked /);
-    expect((await run('api/src/auth/keys-cli.ts', ['revoke', '--prefix', prefix])).code).not.toBe(0);
-    const bad = await run('api/src/auth/keys-cli.ts', ['create', '--name', 'x', '--scopes', 'root']);
+    expect((await run('api/src/cli/keys.ts', ['revoke', '--prefix', prefix])).code).toBe(0);
+    expect((await run('api/src/cli/keys.ts', ['list'])).output).toMatch(/\trevoked /);
+    expect((await run('api/src/cli/keys.ts', ['revoke', '--prefix', prefix])).code).not.toBe(0);
+    const bad = await run('api/src/cli/keys.ts', ['create', '--name', 'x', '--scopes', 'root']);
     expect(bad.code).toBe(64);
     expect(bad.output).toContain('unknown: root');
   });
@@ -89,7 +89,7 @@ describe('migrate and seed commands', () => {
       (await database.pool.query('SELECT name, stock FROM products WHERE sku = $1', [sku])).rows[0];
 
     it('imports a file, prints the report, and exits 2 when rows were rejected', async () => {
-      const ok = await run('api/src/imports/cli.ts', [await file('ok.ndjson', `${row('CLI-1')}\n${row('CLI-2')}\n`)]);
+      const ok = await run('api/src/cli/import.ts', [await file('ok.ndjson', `${row('CLI-1')}\n${row('CLI-2')}\n`)]);
       expect(ok.code, ok.output).toBe(0);
       expect(ok.output).toMatch(/2 rows in [\d.]+ s: created 2, updated 0, unchanged 0, rejected 0/);
       expect(await product('CLI-1')).toEqual({ name: 'Imported CLI-1', stock: 3 });
@@ -98,7 +98,7 @@ describe('migrate and seed commands', () => {
         'some.csv',
         'sku,slug,name,category,price_amount,currency\nCLI-1,cli-1,Renamed,yoga-mats,2500,EUR\nCLI-3,cli-3,Three,yoga-mats,cheap,EUR\n',
       );
-      const partly = await run('api/src/imports/cli.ts', [csv]);
+      const partly = await run('api/src/cli/import.ts', [csv]);
       expect(partly.code, partly.output).toBe(2);
       expect(partly.output).toContain('created 0, updated 1, unchanged 0, rejected 1');
       expect(partly.output).toContain('line 3 (CLI-3): price_amount: must be an integer');
@@ -107,7 +107,7 @@ describe('migrate and seed commands', () => {
 
     it('with --atomic, writes nothing when a row is rejected', async () => {
       const path = await file('atomic.ndjson', `${row('CLI-4')}\n${row('CLI-2', { name: 'Changed' })}\n{"sku":\n`);
-      const refused = await run('api/src/imports/cli.ts', [path, '--atomic']);
+      const refused = await run('api/src/cli/import.ts', [path, '--atomic']);
       expect(refused.code, refused.output).toBe(2);
       expect(refused.output).toContain('(--atomic: nothing was written)');
       expect(refused.output).toMatch(/line 3: not valid JSON/);
@@ -118,7 +118,7 @@ describe('migrate and seed commands', () => {
     it('draws a progress bar on a terminal', async () => {
       const path = await file('bar.ndjson', Array.from({ length: 2_000 }, (_, i) => row(`BAR-${i}`)).join('\n'));
       // script(1) runs the command on a pseudo-terminal, as a person at a terminal runs it.
-      const command = `${process.execPath} --import tsx api/src/imports/cli.ts ${path}`;
+      const command = `${process.execPath} --import tsx api/src/cli/import.ts ${path}`;
       const child = spawn('script', ['-qfec', command, '/dev/null'], {
         cwd: repoRoot,
         env: { ...process.env, DATABASE_URL: database.url },
@@ -134,15 +134,15 @@ describe('migrate and seed commands', () => {
     });
 
     it('refuses a file it cannot read, or of an unknown kind (exit 64)', async () => {
-      const missing = await run('api/src/imports/cli.ts', [join(folder, 'nope.ndjson')]);
+      const missing = await run('api/src/cli/import.ts', [join(folder, 'nope.ndjson')]);
       expect(missing).toMatchObject({ code: 64, output: expect.stringContaining('no such file') });
-      const kind = await run('api/src/imports/cli.ts', [await file('products.xml', '<products/>')]);
+      const kind = await run('api/src/cli/import.ts', [await file('products.xml', '<products/>')]);
       expect(kind).toMatchObject({ code: 64, output: expect.stringContaining('.ndjson, .jsonl or .csv') });
     });
   });
 
   it('refuses a bad product count, naming it', async () => {
-    const bad = await run('api/src/seed/cli.ts', ['--products', 'lots']);
+    const bad = await run('api/src/cli/seed.ts', ['--products', 'lots']);
     expect(bad.code).not.toBe(0);
     expect(bad.output).toContain('--products');
   });

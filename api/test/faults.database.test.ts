@@ -8,11 +8,11 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeyRepository } from '../src/auth/keys.ts';
 import { createDatabase, migrateDatabase, type Database } from '../src/db/database.ts';
-import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/dev/embedded-postgres.ts';
 import { isDatabaseUnavailable, toProblem } from '../src/http/problem.ts';
 import { createDatabaseIfMissing } from '../src/runtime.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
-import { startNode, waitFor, type Running } from './support/process.ts';
+import { freePort, startNode, waitFor, type Running } from '@catalogue/testing/process';
 
 /**
  * PostgreSQL stopped (fast shutdown: every session cut, as a crash would) and started again under

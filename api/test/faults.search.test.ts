@@ -6,10 +6,10 @@ import { searchSync, type MeiliConfig } from '../src/search/meili/setup.ts';
 import type { SearchSync } from '../src/search/meili/sync.ts';
 import { testApp, testDatabase, type TestDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
-import { startMeiliStandIn, type MeiliStandIn } from './support/meili-standin.ts';
+import { startMeiliStandIn, type MeiliStandIn } from '@catalogue/testing/meili-standin';
 
 /**
- * Search while Meilisearch misbehaves, against the in-process STAND-IN (test/support/meili-standin.ts,
+ * Search while Meilisearch misbehaves, against the in-process STAND-IN (testing/src/meili-standin.ts,
  * not a real Meilisearch: none runs on the build machines), with the app's own in-process indexer
  * as production runs it. For each fault: writes still succeed, search answers with what the
  * engine can honestly give, the changes wait in the outbox while the indexer backs off; once the

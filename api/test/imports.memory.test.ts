@@ -1,8 +1,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../src/db/embedded.ts';
 import { postStream } from './support/http.ts';
-import { startNode, waitFor, type Running } from './support/process.ts';
+import { freePort, startNode, waitFor, type Running } from '@catalogue/testing/process';
 import { testApp, testDatabase, type TestDatabase } from './support/database.ts';
 import { insertTree } from './support/fixtures.ts';
 

@@ -6,8 +6,8 @@ import { createDatabase, type Database } from '../src/db/database.ts';
 import { HTTP_DURATION_BUCKETS, RequestMetrics, UNMATCHED_ROUTE } from '../src/metrics/requests.ts';
 import { testApp, testConfig, testDatabase, type TestDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
-import { MeiliStandIn } from './support/meili-standin.ts';
-import { startNode, type Running } from './support/process.ts';
+import { MeiliStandIn } from '@catalogue/testing/meili-standin';
+import { startNode, type Running } from '@catalogue/testing/process';
 import { ExpositionError, parseExposition, type Exposition } from './support/prometheus.ts';
 
 const TOKEN = 'metrics-token-for-the-tests-0123';
@@ -526,7 +526,7 @@ describe('the separate indexer process (npm run -s indexer) with METRICS_PORT, a
   });
 
   it('serves its indexer counters and the outbox gauges, behind the token', async () => {
-    indexer = startNode(['--import', 'tsx', 'api/src/search/meili/cli.ts', 'indexer'], {
+    indexer = startNode(['--import', 'tsx', 'api/src/cli/search-index.ts', 'indexer'], {
       DATABASE_URL: database.url,
       MEILISEARCH_URL: standIn.url,
       MEILISEARCH_KEY: standIn.key,

@@ -9,11 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { createDatabase, migrateDatabase, type Database } from '../src/db/database.ts';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/db/embedded.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/dev/embedded-postgres.ts';
 import { createDatabaseIfMissing } from '../src/runtime.ts';
 import { testConfig } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
-import { startMeiliStandIn } from './support/meili-standin.ts';
+import { startMeiliStandIn } from '@catalogue/testing/meili-standin';
 
 const run = promisify(execFile);
 

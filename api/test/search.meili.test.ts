@@ -7,13 +7,13 @@ import { searchSync, type MeiliConfig } from '../src/search/meili/setup.ts';
 import type { SearchSync } from '../src/search/meili/sync.ts';
 import { testApp, testDatabase, type TestDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow, type CategorySlug } from './support/fixtures.ts';
-import { MeiliStandIn } from './support/meili-standin.ts';
-import { startNode } from './support/process.ts';
+import { MeiliStandIn } from '@catalogue/testing/meili-standin';
+import { startNode } from '@catalogue/testing/process';
 
 /**
  * The Meilisearch engine and the outbox sync, end to end: a real PostgreSQL, the API, the
  * indexer, and a Meilisearch server. No Meilisearch can run on the build machines, so the suite
- * runs against the in-process STAND-IN (test/support/meili-standin.ts: a stateful imitation whose
+ * runs against the in-process STAND-IN (testing/src/meili-standin.ts: a stateful imitation whose
  * every request and answer is checked against Meilisearch's OpenAPI contract); with
  * MEILISEARCH_URL set, it runs again against that real server, less the fault injection.
  */
@@ -380,7 +380,7 @@ function syncSuite(target: () => Promise<Target>, { faults }: { faults: boolean 
       MEILISEARCH_INDEX: config.MEILISEARCH_INDEX,
     };
     const run = async (command: string) => {
-      const running = startNode(['--import', 'tsx', 'api/src/search/meili/cli.ts', command], env);
+      const running = startNode(['--import', 'tsx', 'api/src/cli/search-index.ts', command], env);
       return { code: await running.exited, output: running.output() };
     };
     const reindexed = await run('reindex');
@@ -399,7 +399,7 @@ function syncSuite(target: () => Promise<Target>, { faults }: { faults: boolean 
 
     // The standalone indexer alone drains the outbox: this file's is stopped meanwhile.
     await indexer.stop();
-    const standalone = startNode(['--import', 'tsx', 'api/src/search/meili/cli.ts', 'indexer'], env);
+    const standalone = startNode(['--import', 'tsx', 'api/src/cli/search-index.ts', 'indexer'], env);
     try {
       await waitUntil('the indexer runs', async () => standalone.output().includes('until SIGTERM'));
       const [id] = await activeIds();

@@ -7,11 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../src/app.ts';
 import type { Config } from '../src/config.ts';
 import { createDatabase, type Database } from '../src/db/database.ts';
-import { freePort } from '../src/db/embedded.ts';
 import { SECURITY_HEADERS } from '../src/http/security.ts';
 import { TEST_CURSOR_SECRET, testConfig, testDatabase } from './support/database.ts';
 import { insertProducts, insertTree, productRow } from './support/fixtures.ts';
-import { repoRoot } from './support/process.ts';
+import { freePort, repoRoot } from '@catalogue/testing/process';
 
 /**
  * What docs/security.md promises of the API: no secret in any log line, the security headers on

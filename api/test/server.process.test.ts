@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { freePort } from '../src/db/embedded.ts';
-import { alive, startNode, waitFor, type Running } from './support/process.ts';
+import { alive, freePort, startNode, waitFor, type Running } from '@catalogue/testing/process';
 
 /**
  * The real server entry, as `npm start` runs it: embedded PostgreSQL under DATA_DIR, migrations,
@@ -61,7 +60,7 @@ describe('the API server process (embedded PostgreSQL)', () => {
     expect(movements.status).toBe(200);
 
     // A command beside the running API uses the API's embedded server and leaves it running.
-    const cli = startNode(['--import', 'tsx', 'api/src/auth/keys-cli.ts', 'list'], { DATA_DIR: dataDir });
+    const cli = startNode(['--import', 'tsx', 'api/src/cli/keys.ts', 'list'], { DATA_DIR: dataDir });
     expect(await cli.exited, cli.output()).toBe(0);
     expect(cli.output()).toContain('admin (made on first start)');
     expect((await fetch(`${base}/readyz`)).status).toBe(200);

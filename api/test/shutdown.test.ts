@@ -5,16 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../src/db/database.ts';
-import { freePort, startEmbeddedPostgres } from '../src/db/embedded.ts';
+import { startEmbeddedPostgres } from '../src/dev/embedded-postgres.ts';
 import { EMBEDDED_DATABASE } from '../src/runtime.ts';
 import { searchSync } from '../src/search/meili/setup.ts';
-import { startMeiliStandIn, type MeiliStandIn } from './support/meili-standin.ts';
-import { alive, startNode, waitFor, type Running } from './support/process.ts';
+import { startMeiliStandIn, type MeiliStandIn } from '@catalogue/testing/meili-standin';
+import { alive, freePort, startNode, waitFor, type Running } from '@catalogue/testing/process';
 
 /**
  * SIGTERM in the middle of sustained load, on the real server process as `npm start` runs it: the
  * embedded PostgreSQL, and the in-process indexer feeding the Meilisearch STAND-IN
- * (test/support/meili-standin.ts, not a real Meilisearch) with a batch in hand. What was accepted
+ * (testing/src/meili-standin.ts, not a real Meilisearch) with a batch in hand. What was accepted
  * is answered in full, what comes after is refused cleanly, the batch goes back to the outbox, the
  * embedded PostgreSQL stops, and the process exits with 0 within 10 s. (server.process.test.ts
  * covers the plain case: a burst of requests and SIGTERM, no indexer.)

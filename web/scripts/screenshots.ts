@@ -5,8 +5,8 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { repoRoot } from '../../api/test/support/process.ts';
-import { launchChromium } from '../test/support/browser.ts';
+import { repoRoot } from '@catalogue/testing/process';
+import { launchChromium } from '@catalogue/testing/browser';
 import { startStack } from '../test/support/stack.ts';
 
 const out = join(repoRoot, 'docs/screenshots');

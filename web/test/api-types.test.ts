@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect, it } from 'vitest';
-import { repoRoot } from '../../api/test/support/process.ts';
+import { repoRoot } from '@catalogue/testing/process';
 
 it('the storefront’s API types are generated from openapi.yaml (run `npm run openapi` after changing it)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'api-types-'));

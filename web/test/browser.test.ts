@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, type Chromium } from './support/browser.ts';
-import { measureListingBytes } from './support/measure.ts';
+import { launchChromium, type Chromium } from '@catalogue/testing/browser';
+import { measureListingBytes } from '@catalogue/testing/measure';
 import { startStack, type Stack } from './support/stack.ts';
 
 /**

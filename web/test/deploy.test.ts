@@ -3,11 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { chmod, chown, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MeiliStandIn } from '@catalogue/testing/meili-standin';
+import { query, startPostgres, type Postgres } from '@catalogue/testing/postgres';
+import { freePort, repoRoot, waitFor } from '@catalogue/testing/process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase } from '../../api/src/db/database.ts';
-import { freePort, startEmbeddedPostgres, type EmbeddedPostgres } from '../../api/src/db/embedded.ts';
-import { MeiliStandIn } from '../../api/test/support/meili-standin.ts';
-import { repoRoot, waitFor } from '../../api/test/support/process.ts';
 import {
   buildImage,
   parseDockerfile,
@@ -31,7 +30,7 @@ import {
  * storefront, and the commands an operator runs (seed, keys).
  *
  * Replaced, and only these: the compose network's addresses by this machine's (PostgreSQL is a
- * fresh embedded server; Meilisearch is the in-process STAND-IN of api/test/support, not a real
+ * fresh embedded server; Meilisearch is the in-process STAND-IN of @catalogue/testing, not a real
  * Meilisearch), and the ports by free ones. A runtime dependency missing from package.json, a file
  * the Dockerfile forgets to copy, a setting compose gets wrong: each fails here first.
  */
@@ -53,7 +52,7 @@ describe('the production install (Dockerfile + docker-compose.yml), outside a co
   let variables: Record<string, string>;
   const images = {} as Record<'api' | 'web', ImageCopy & { dir: string }>;
   let home: string;
-  let postgres: EmbeddedPostgres | undefined;
+  let postgres: Postgres | undefined;
   let databaseUrl: string;
   let standIn: MeiliStandIn;
   const running = new Map<string, Running>();
@@ -146,11 +145,8 @@ describe('the production install (Dockerfile + docker-compose.yml), outside a co
       images[name] = { ...(await buildImage(dockerfile, target, { context: repoRoot, dir, ignore, built })), dir };
     };
     const server = async () => {
-      postgres = await startEmbeddedPostgres({ dataDir: join(work, 'postgres') });
-      const admin = createDatabase(postgres.url, { poolSize: 1 });
-      await admin.pool.query('CREATE DATABASE catalogue');
-      await admin.close();
-      databaseUrl = postgres.urlFor('catalogue');
+      postgres = await startPostgres(join(work, 'postgres'));
+      databaseUrl = postgres.url;
     };
     // Meilisearch's master key, as compose hands it to the API and the indexer.
     standIn = new MeiliStandIn({ key: variables.MEILI_MASTER_KEY });
@@ -234,15 +230,8 @@ describe('the production install (Dockerfile + docker-compose.yml), outside a co
     expect(migrate.code, migrate.output).toBe(0);
     expect(migrate.output).toContain('migrated DATABASE_URL');
     const journal = JSON.parse(await readRepoFile(repoRoot, 'migrations/meta/_journal.json')) as { entries: unknown[] };
-    const database = createDatabase(databaseUrl, { poolSize: 1 });
-    try {
-      const { rows } = await database.pool.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations',
-      );
-      expect(rows[0]?.n).toBe(journal.entries.length);
-    } finally {
-      await database.close();
-    }
+    const rows = await query<{ n: number }>(databaseUrl, 'SELECT count(*)::int AS n FROM drizzle.__drizzle_migrations');
+    expect(rows[0]?.n).toBe(journal.entries.length);
   });
 
   it('seeds a demo catalogue with the command the README gives (inside the API image)', async () => {

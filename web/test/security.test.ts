@@ -4,9 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../api/src/db/embedded.ts';
-import { startNode, waitFor, type Running } from '../../api/test/support/process.ts';
-import { launchChromium, type Chromium } from './support/browser.ts';
+import { freePort, startNode, waitFor, type Running } from '@catalogue/testing/process';
+import { launchChromium, type Chromium } from '@catalogue/testing/browser';
 
 /**
  * What docs/security.md promises of the storefront, against the BUILT storefront and a real API

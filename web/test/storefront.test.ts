@@ -4,8 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../api/src/db/embedded.ts';
-import { alive, startNode, waitFor, type Running } from '../../api/test/support/process.ts';
+import { alive, freePort, startNode, waitFor, type Running } from '@catalogue/testing/process';
 
 // Every test here runs the storefront as built from the current source (web/test/support/build.ts).
 /**

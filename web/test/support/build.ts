@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot } from '../../../api/test/support/process.ts';
+import { repoRoot } from '@catalogue/testing/process';
 
 /**
  * vitest globalSetup for the web project: build the storefront once, before any file runs. Two

@@ -1,8 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../../api/src/db/embedded.ts';
-import { startNode, waitFor, type Running } from '../../../api/test/support/process.ts';
+import { freePort, startNode, waitFor, type Running } from '@catalogue/testing/process';
 
 export interface Stack {
   web: string;

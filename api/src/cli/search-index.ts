@@ -8,12 +8,12 @@
  *   npm run -s reindex      builds a fresh index from the database and swaps it in
  *   npm run -s reconcile    compares the index with the database and repairs what differs
  */
-import { ConfigError, loadConfig } from '../../config.ts';
-import { CatalogueMetrics } from '../../metrics/metrics.ts';
-import { startMetricsServer, type MetricsServer } from '../../metrics/server.ts';
-import { openRuntime } from '../../runtime.ts';
-import { Indexer } from './indexer.ts';
-import { searchSync } from './setup.ts';
+import { ConfigError, loadConfig } from '../config.ts';
+import { CatalogueMetrics } from '../metrics/metrics.ts';
+import { startMetricsServer, type MetricsServer } from '../metrics/server.ts';
+import { openRuntime } from '../runtime.ts';
+import { Indexer } from '../search/meili/indexer.ts';
+import { searchSync } from '../search/meili/setup.ts';
 
 const COMMANDS = ['indexer', 'reindex', 'reconcile'];
 

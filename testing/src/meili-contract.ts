@@ -15,11 +15,11 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import formats from 'ajv-formats';
 
-/** The contract, as copied into the repository (api/test/contracts/README.md). */
+/** The contract, as copied into the repository (testing/contracts/README.md). */
 export const DOCUMENT_PATH = fileURLToPath(new URL('../contracts/meilisearch-openapi-1.53.0.json', import.meta.url));
 /** The team's shared copy, beside the checkout when there is one. */
 export const SHARED_DOCUMENT_PATH = fileURLToPath(
-  new URL('../../../../shared/meilisearch/meilisearch-openapi-1.53.0.json', import.meta.url),
+  new URL('../../../shared/meilisearch/meilisearch-openapi-1.53.0.json', import.meta.url),
 );
 const DOCUMENT_ID = 'https://meilisearch.stand-in/openapi-1.53.0.json';
 

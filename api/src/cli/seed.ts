@@ -1,13 +1,13 @@
 /**
  * Loads the demo catalogue into the database at DATABASE_URL (migrating it first):
  *
- *   node --import tsx api/src/seed/cli.ts [--products N] [--seed S]
+ *   node --import tsx api/src/cli/seed.ts [--products N] [--seed S]
  *
  * --products defaults to SEED_PRODUCTS, else 10000; --seed to the generator's fixed seed.
  */
 import { parseArgs } from 'node:util';
 import { createDatabase, migrateDatabase } from '../db/database.ts';
-import { seedCatalogue } from './load.ts';
+import { seedCatalogue } from '../seed/load.ts';
 
 function nonNegativeInteger(name: string, text: string): number {
   const value = Number(text);

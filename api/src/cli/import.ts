@@ -14,9 +14,9 @@ import { parseArgs } from 'node:util';
 import { CategoryRepository } from '../catalogue/category-tree.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { HttpProblem } from '../http/problem.ts';
+import { importProducts, limitBytes } from '../imports/importer.ts';
+import type { ImportFormat } from '../imports/rows.ts';
 import { openRuntime } from '../runtime.ts';
-import { importProducts, limitBytes } from './importer.ts';
-import type { ImportFormat } from './rows.ts';
 
 const USAGE = 'usage: npm run import -- FILE.ndjson|FILE.csv [--atomic]';
 

@@ -7,10 +7,10 @@
  *   revoke --id N | --prefix PREFIX
  */
 import { parseArgs } from 'node:util';
+import { KeyRepository } from '../auth/keys.ts';
 import { ConfigError, loadConfig } from '../config.ts';
 import { SCOPES, type Scope } from '../db/schema.ts';
 import { openRuntime } from '../runtime.ts';
-import { KeyRepository } from './keys.ts';
 
 const USAGE = `usage: npm run -s keys -- create --name NAME --scopes ${SCOPES.join(',')}
        npm run -s keys -- list

@@ -1,7 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-export const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+/**
+ * The processes a test starts (the API, the storefront, the commands) and how to wait for them:
+ * every one from the repository root, on ports the system picks, its output kept for the failure
+ * message.
+ */
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
 export interface Running {
   child: ChildProcess;
@@ -46,4 +52,19 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A port free on 127.0.0.1 now (the system's pick: fixed ports collide with other programs). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
 }
