@@ -1,8 +1,8 @@
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_PAGE_BYTES, negotiate, PageCache, withPageCache } from '../server/page-cache.js';
+import { createPageServer, MAX_PAGE_BYTES, negotiate, PageCache } from '../server/page-cache.js';
 
 type Answer = {
   status?: number;
@@ -36,7 +36,7 @@ async function serve(answer: (req: IncomingMessage) => Answer, cache = new PageC
       res.end();
     }, delayMs);
   };
-  const server = createServer(withPageCache(handler, cache, { keyHeaders: ['host', 'accept-language', 'cookie'] }));
+  const server = createPageServer(handler, cache, { keyHeaders: ['host', 'accept-language', 'cookie'] });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   servers.push(server);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -209,7 +209,7 @@ describe('the storefront page cache', () => {
       res.write(Buffer.alloc(length, 'a'), () => called.push('write'));
       res.end('!', () => called.push('end'));
     };
-    const server = createServer(withPageCache(handler, new PageCache(1_000), { keyHeaders: ['host'] }));
+    const server = createPageServer(handler, new PageCache(1_000), { keyHeaders: ['host'] });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     servers.push(server);
     const response = await get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
