@@ -86,7 +86,8 @@ export class PageCache {
     this.#ttlMs = ttlMs;
     // An expired entry goes when its time is up, not when it is next asked for: a cache of
     // one-second pages holds a second's worth of them, not the bound's worth.
-    this.#entries = ttlMs > 0 ? new LRUCache({ max: maxEntries, ttl: Math.ceil(ttlMs), ttlAutopurge: true }) : undefined;
+    this.#entries =
+      ttlMs > 0 ? new LRUCache({ max: maxEntries, ttl: Math.ceil(ttlMs), ttlAutopurge: true }) : undefined;
   }
 
   get ttlMs() {
