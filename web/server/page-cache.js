@@ -1,9 +1,10 @@
 /**
  * The storefront's answers, between Node's HTTP server and SvelteKit (adapter-node's handler):
  *
- * - **Compression.** A GET's answer is held until complete (up to MAX_PAGE_BYTES, then it streams
- *   as written), then sent in the encoding the client accepts, Brotli or gzip, when its type is
- *   text, JSON or SVG. SvelteKit sends pages uncompressed; its static files come precompressed.
+ * - **Compression.** A GET's answer is held until complete (page-response.js: up to MAX_PAGE_BYTES,
+ *   then it streams as written), then sent in the encoding the client accepts, Brotli or gzip,
+ *   when its type is text, JSON or SVG. SvelteKit sends pages uncompressed; its static files come
+ *   precompressed.
  * - **A page cache.** A public page is kept for a moment (`PAGE_CACHE_TTL_MS`, 1 s by default)
  *   and sent again, as stored bytes, to every shopper asking for the same URL with the same headers
  *   it varies on, without going through SvelteKit. Under a burst on one page, one request renders
@@ -13,10 +14,10 @@
  * `fresh` answers `If-None-Match` (RFC 9110 13.1.2), `http-cache-semantics` says whether a shared
  * cache may store an answer and for how long (RFC 9111 3 and 4.2), `lru-cache` holds the pages.
  * On top of them, this cache's own rules:
- *  - it keeps only a 200 without `Set-Cookie` (one shopper's cookie is never sent to another, and
- *    an error is rendered again rather than repeated), for the shorter of its TTL and the answer's
- *    freshness: the admin pages (`private, no-store`), the product pages (`no-cache`: live stock)
- *    and errors never are;
+ *  - it keeps only a 200 marked `public` (the app opts in), without `Set-Cookie` (one shopper's
+ *    cookie is never sent to another; an error is rendered again rather than repeated), for the
+ *    shorter of its TTL and the answer's freshness: the admin pages (`private, no-store`), the
+ *    product pages (`no-cache`: live stock) and errors never are;
  *  - the key is the URL and the request headers a page may vary on (`Accept-Language` and `Cookie`
  *    for the shopper's language, the host its absolute URLs are made from), so an answer varying
  *    on any other header is not kept;
@@ -24,27 +25,27 @@
  * A URL whose answer could not be kept is remembered as such for the same moment ("hit for pass",
  * as Varnish says): its next requests go straight to SvelteKit, none waits for another.
  */
-import { createServer, ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import fresh from 'fresh';
 import CachePolicy from 'http-cache-semantics';
 import { LRUCache } from 'lru-cache';
 import Negotiator from 'negotiator';
+import { PageResponse } from './page-response.js';
+
+export { MAX_PAGE_BYTES } from './page-response.js';
 
 /** @typedef {import('node:http').IncomingMessage} Req */
 /** @typedef {'br' | 'gzip' | 'identity'} Encoding */
 
+/** @typedef {import('./page-response.js').Written} Written */
+
 /**
- * A complete answer, as SvelteKit wrote it.
- * @typedef {object} Answer
- * @property {number} status
- * @property {(string | number)[]} headers Its headers as `writeHead` takes them (name, value, ...), without
- *   `Content-Length`, `ETag` and the connection's own.
- * @property {Record<string, string>} fields The same headers by name, for the cache's rules.
- * @property {Buffer} body
- * @property {string | undefined} etag
+ * A complete answer, as SvelteKit wrote it, ready to be sent in any encoding.
+ * @typedef {object} AnswerParts
  * @property {boolean} compressible Whether its type is worth compressing (text, JSON, SVG).
  * @property {Partial<Record<Encoding, Variant>>} variants It in each encoding sent so far.
+ * @typedef {Written & AnswerParts} Answer
  */
 
 /**
@@ -58,13 +59,9 @@ import Negotiator from 'negotiator';
 
 /** A kept answer: @typedef {Answer & { stored: number }} Page */
 
-/** An answer larger than this is streamed as written: neither compressed here nor kept. */
-export const MAX_PAGE_BYTES = 1024 * 1024;
 /** Below this, compressing saves less than it costs. */
 const MIN_COMPRESSED_BYTES = 1024;
 
-/** Headers the connection makes, never stored with an answer. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date', 'content-length', 'age']);
 /** What a 304 carries of the page's headers (RFC 9110 15.4.5). */
 const VALIDATORS = new Set(['cache-control', 'content-location', 'expires', 'vary']);
 const COMPRESSIBLE = /^(text\/|application\/(json|javascript|xml|manifest\+json)|image\/svg\+xml)/i;
@@ -215,7 +212,7 @@ function variant(answer, encoding, kept) {
  * Sends a complete answer in the encoding the request accepts, or 304 when the request's
  * validators say the client's copy is fresh.
  * @param {Req} req
- * @param {ServerResponse} res
+ * @param {import('node:http').ServerResponse} res
  * @param {Answer} answer
  * @param {number} [stored] When it was kept, for `Age`; undefined for a fresh answer.
  */
@@ -234,173 +231,22 @@ function send(req, res, answer, stored) {
 }
 
 /**
- * What a held response has been given so far.
- * @typedef {object} Held
- * @property {Buffer[]} chunks
- * @property {number} size
- * @property {boolean} wroteHead Whether the handler called writeHead.
- * @property {string | undefined} message The status message it gave writeHead, if any.
+ * The answer as written, made ready to send: when its type is worth compressing and the handler
+ * did not encode it already, it varies on Accept-Encoding too.
+ * @param {Written} written
+ * @returns {Answer}
  */
-
-/**
- * @param {Held} held
- * @param {unknown} chunk
- * @param {unknown} encoding
- */
-function collect(held, chunk, encoding) {
-  if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
-  const buffer =
-    typeof chunk === 'string'
-      ? Buffer.from(chunk, /** @type {BufferEncoding} */ (typeof encoding === 'string' ? encoding : 'utf8'))
-      : Buffer.from(/** @type {Uint8Array} */ (chunk));
-  held.size += buffer.length;
-  held.chunks.push(buffer);
-}
-
-/** @param {unknown[]} values */
-const callbackIn = (values) =>
-  /** @type {((error?: Error | null) => void) | undefined} */ (values.find((value) => typeof value === 'function'));
-
-/**
- * The server's response class, given to Node with http.createServer's `ServerResponse` option (its
- * documented way of extending the response): after `hold`, what the handler writes is held until
- * it ends and handed over as one Answer. An answer past MAX_PAGE_BYTES is released: what was held
- * goes out, and the rest as it is written. Until `hold`, it is Node's ServerResponse.
- */
-export class PageResponse extends ServerResponse {
-  /** @type {Held | undefined} */
-  #held;
-  /** @type {(answer: Answer | undefined) => void} */
-  #done = () => {};
-
-  /**
-   * Holds what the handler writes until it ends, then calls `done` once: with the complete answer
-   * (which `done` must send), or with undefined when the answer was too large and went out as
-   * written, or the connection closed first.
-   * @param {(answer: Answer | undefined) => void} done
-   */
-  hold(done) {
-    this.#held = { chunks: [], size: 0, wroteHead: false, message: undefined };
-    let called = false;
-    this.#done = (answer) => {
-      if (called) return;
-      called = true;
-      done(answer);
-    };
-    this.once('close', () => {
-      this.#held = undefined;
-      this.#done(undefined);
-    });
+function answerOf(written) {
+  const { headers, fields } = written;
+  const compressible = COMPRESSIBLE.test(fields['content-type'] ?? '') && fields['content-encoding'] === undefined;
+  if (compressible) {
+    let i = 0;
+    while (i < headers.length && headers[i] !== 'vary') i += 2;
+    if (i < headers.length) headers[i + 1] = `${headers[i + 1]}, Accept-Encoding`;
+    else headers.push('vary', 'Accept-Encoding');
+    fields.vary = fields.vary === undefined ? 'Accept-Encoding' : `${fields.vary}, Accept-Encoding`;
   }
-
-  /**
-   * @param {number} status
-   * @param {unknown[]} rest
-   * @returns {this}
-   */
-  writeHead(status, ...rest) {
-    const held = this.#held;
-    if (!held) return Reflect.apply(super.writeHead, this, [status, ...rest]);
-    this.statusCode = status;
-    // Headers handed to writeHead itself would not be readable with getHeaders: set them now.
-    for (const argument of rest) {
-      if (Array.isArray(argument)) {
-        for (let i = 0; i + 1 < argument.length; i += 2) this.setHeader(argument[i], argument[i + 1]);
-      } else if (typeof argument === 'object' && argument !== null) {
-        for (const [name, value] of Object.entries(argument)) if (value !== undefined) this.setHeader(name, value);
-      }
-    }
-    held.wroteHead = true;
-    held.message = /** @type {string | undefined} */ (rest.find((argument) => typeof argument === 'string'));
-    return this;
-  }
-
-  /**
-   * @param {unknown} chunk
-   * @param {unknown[]} rest
-   * @returns {boolean}
-   */
-  write(chunk, ...rest) {
-    const held = this.#held;
-    if (!held) return Reflect.apply(super.write, this, [chunk, ...rest]);
-    collect(held, chunk, rest[0]);
-    const callback = callbackIn(rest);
-    if (held.size > MAX_PAGE_BYTES) return this.#release(held, callback);
-    if (callback) process.nextTick(() => callback());
-    return true;
-  }
-
-  /**
-   * @param {unknown} [chunk]
-   * @param {unknown[]} rest
-   * @returns {this}
-   */
-  end(chunk, ...rest) {
-    const held = this.#held;
-    if (!held) return Reflect.apply(super.end, this, [chunk, ...rest]);
-    collect(held, chunk, rest[0]);
-    this.#held = undefined;
-    // As Node calls end's callback: once the answer is sent.
-    const callback = callbackIn([chunk, ...rest]);
-    if (callback) this.once('finish', () => callback());
-    this.#done(this.#answer(held));
-    return this;
-  }
-
-  /**
-   * Too large to hold: what was held goes out, and the rest as it is written. Answers what the
-   * last write answers (false: wait for 'drain'); `callback` is called once that write is done.
-   * @param {Held} held
-   * @param {((error?: Error | null) => void) | undefined} callback
-   */
-  #release(held, callback) {
-    this.#held = undefined;
-    if (held.wroteHead) {
-      if (held.message === undefined) super.writeHead(this.statusCode);
-      else super.writeHead(this.statusCode, held.message);
-    }
-    let ok = true;
-    held.chunks.forEach((chunk, i) => {
-      ok = i === held.chunks.length - 1 && callback ? super.write(chunk, callback) : super.write(chunk);
-    });
-    return ok;
-  }
-
-  /**
-   * The complete answer; its headers leave the response, to be given to writeHead again.
-   * @param {Held} held
-   * @returns {Answer}
-   */
-  #answer(held) {
-    /** @type {(string | number)[]} */
-    const headers = [];
-    /** @type {Record<string, string>} */
-    const fields = {};
-    for (const [name, value] of Object.entries(this.getHeaders())) {
-      if (value === undefined || HOP_BY_HOP.has(name) || name === 'etag') continue;
-      const values = Array.isArray(value) ? value : [value];
-      for (const one of values) headers.push(name, one);
-      fields[name] = values.join(', ');
-    }
-    const etag = this.getHeader('etag');
-    for (const name of this.getHeaderNames()) this.removeHeader(name);
-    const compressible = COMPRESSIBLE.test(fields['content-type'] ?? '') && fields['content-encoding'] === undefined;
-    if (compressible) {
-      const vary = headers.indexOf('vary');
-      if (vary === -1) headers.push('vary', 'Accept-Encoding');
-      else headers[vary + 1] = `${headers[vary + 1]}, Accept-Encoding`;
-      fields.vary = fields.vary === undefined ? 'Accept-Encoding' : `${fields.vary}, Accept-Encoding`;
-    }
-    return {
-      status: this.statusCode,
-      headers,
-      fields,
-      body: Buffer.concat(held.chunks, held.size),
-      etag: typeof etag === 'string' ? etag : undefined,
-      compressible,
-      variants: {},
-    };
-  }
+  return { ...written, compressible, variants: {} };
 }
 
 /**
@@ -411,16 +257,21 @@ export class PageResponse extends ServerResponse {
  * @param {Set<string>} keyed The request headers in the key.
  */
 function keepableFor(req, answer, keyed) {
-  if (answer.status !== 200 || answer.fields['set-cookie'] !== undefined) return 0;
+  const { status, fields } = answer;
+  if (status !== 200 || fields['set-cookie'] !== undefined) return 0;
+  // Kept here only when the app opts in: a page marked `public`, as any cache may share it.
+  if (!(fields['cache-control'] ?? '').split(',').some((directive) => directive.trim().toLowerCase() === 'public')) {
+    return 0;
+  }
   // Accept-Encoding is negotiated here for what is compressed here; anything else the answer
   // varies on must be in the key.
-  const vary = (answer.fields.vary ?? '').split(',').map((name) => name.trim().toLowerCase());
+  const vary = (fields.vary ?? '').split(',').map((name) => name.trim().toLowerCase());
   if (!vary.every((name) => name === '' || keyed.has(name) || (name === 'accept-encoding' && answer.compressible))) {
     return 0;
   }
   // A shared cache's view (RFC 9111 3), freshness only from Cache-Control and Expires: a page's
   // lifetime is never guessed from its Last-Modified.
-  const policy = new CachePolicy(req, { status: answer.status, headers: answer.fields }, { cacheHeuristic: 0 });
+  const policy = new CachePolicy(req, { status, headers: fields }, { cacheHeuristic: 0 });
   return policy.storable() ? policy.timeToLive() : 0;
 }
 
@@ -446,7 +297,8 @@ export function withPageCache(handler, cache, { keyHeaders }) {
     });
   /** @param {Req} req @param {PageResponse} res @param {(answer: Answer | undefined) => void} [then] */
   const renderHeld = (req, res, then) => {
-    res.hold((answer) => {
+    res.hold((written) => {
+      const answer = written && answerOf(written);
       if (answer) send(req, res, answer);
       then?.(answer);
     });
