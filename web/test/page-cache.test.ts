@@ -120,6 +120,11 @@ describe('the storefront page cache', () => {
     ['setting a cookie', { headers: { ...PUBLIC, 'set-cookie': 'lang=fr' } }],
     ['not a 200', { status: 404, headers: PUBLIC }],
     ['varying on a header not in the key', { headers: { ...PUBLIC, vary: 'Accept-Language, User-Agent' } }],
+    ['already stale (max-age=0)', { headers: { ...PUBLIC, 'cache-control': 'public, max-age=0' } }],
+    [
+      'encoded by the handler for this client',
+      { headers: { ...PUBLIC, 'content-encoding': 'br', vary: 'Accept-Language, Cookie, Accept-Encoding' } },
+    ],
   ])('keeps nothing %s, and its requests do not wait for one another', async (_, answer: Answer) => {
     const { url, renders, mostInFlight } = await serve(() => ({ body: page(), delayMs: 50, ...answer }));
     await (await get(`${url}/p/x`)).text();
@@ -181,6 +186,9 @@ describe('the storefront page cache', () => {
     expect(revalidated.headers.get('etag')).toBe('"v1"');
     expect(revalidated.headers.get('cache-control')).toBe('public, max-age=10');
     expect(await revalidated.text()).toBe('');
+    // A reload asks past every cache's copy (RFC 9111 5.2.1.4): the page itself.
+    const reloaded = await get(`${url}/`, { 'if-none-match': '"v1"', 'cache-control': 'no-cache' });
+    expect(reloaded.status).toBe(200);
     const head = await get(`${url}/`, {}, 'HEAD');
     expect(head.headers.get('content-length')).toBe(String(page().length));
     expect(await head.text()).toBe('');
