@@ -1,7 +1,8 @@
 /**
  * The storefront's server: `node web/server` (after `npm run build -w web`). adapter-node's
- * handler (web/build/handler.js) behind the page cache (page-cache.js), in the documented way of
- * a custom server (https://svelte.dev/docs/kit/adapter-node#Custom-server). It takes what
+ * handler (web/build/handler.js) behind the page cache (page-cache.js, on responses it can hold:
+ * page-response.js), in the documented way of a custom server
+ * (https://svelte.dev/docs/kit/adapter-node#Custom-server). It takes what
  * adapter-node's own entry takes that this storefront uses: HOST, PORT, SHUTDOWN_TIMEOUT,
  * KEEP_ALIVE_TIMEOUT, HEADERS_TIMEOUT, and reads ORIGIN, PROTOCOL_HEADER, HOST_HEADER,
  * ADDRESS_HEADER, XFF_DEPTH and BODY_SIZE_LIMIT through the handler; plus PAGE_CACHE_TTL_MS.
