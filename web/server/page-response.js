@@ -52,11 +52,12 @@ function collect(held, chunk, encoding) {
 const callbackIn = (values) =>
   /** @type {((error?: Error | null) => void) | undefined} */ (values.find((value) => typeof value === 'function'));
 
+/** Node's ServerResponse, which can hold an answer until it is complete (see above). */
 export class PageResponse extends ServerResponse {
   /** @type {Held | undefined} */
   #held;
-  /** @type {(written: Written | undefined) => void} */
-  #done = () => {};
+  /** @type {((written: Written | undefined) => void) | undefined} */
+  #done;
 
   /**
    * Holds what the handler writes until it ends, then calls `done` once: with the complete answer
@@ -74,7 +75,7 @@ export class PageResponse extends ServerResponse {
     };
     this.once('close', () => {
       this.#held = undefined;
-      this.#done(undefined);
+      this.#done?.(undefined);
     });
   }
 
@@ -128,7 +129,7 @@ export class PageResponse extends ServerResponse {
     // As Node calls end's callback: once the answer is sent.
     const callback = callbackIn([chunk, ...rest]);
     if (callback) this.once('finish', () => callback());
-    this.#done(this.#written(held));
+    this.#done?.(this.#written(held));
     return this;
   }
 
