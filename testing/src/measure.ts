@@ -41,8 +41,8 @@ class Wire {
    * Resolves once every request sent has finished and none has started for `quietMs`. A
    * client-side navigation changes the URL when its data has arrived, but CDP may report that
    * response's end a moment later (and Playwright's `networkidle` was already reached on the
-   * first load, so it does not wait): without this, a page's bytes were sometimes counted in
-   * the next step (0, then twice as many).
+   * first load, so it does not wait): each step waits for quiet, so that its late bytes are
+   * counted in it and not in the next one.
    */
   async quiet(quietMs = 300, timeoutMs = 15_000) {
     const deadline = performance.now() + timeoutMs;

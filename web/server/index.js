@@ -1,15 +1,15 @@
 /**
  * The storefront's server: `node web/server` (after `npm run build -w web`). adapter-node's
- * handler (web/build/handler.js) behind the page cache (page-cache.js), in the documented way of
- * a custom server (https://svelte.dev/docs/kit/adapter-node#Custom-server). It takes what
+ * handler (web/build/handler.js) behind the page cache (page-cache.js, on responses it can hold:
+ * page-response.js), in the documented way of a custom server
+ * (https://svelte.dev/docs/kit/adapter-node#Custom-server). It takes what
  * adapter-node's own entry takes that this storefront uses: HOST, PORT, SHUTDOWN_TIMEOUT,
  * KEEP_ALIVE_TIMEOUT, HEADERS_TIMEOUT, and reads ORIGIN, PROTOCOL_HEADER, HOST_HEADER,
  * ADDRESS_HEADER, XFF_DEPTH and BODY_SIZE_LIMIT through the handler; plus PAGE_CACHE_TTL_MS.
  */
-import http from 'node:http';
 import process from 'node:process';
 import { handler } from '../build/handler.js';
-import { PageCache, withPageCache } from './page-cache.js';
+import { createPageServer, PageCache } from './page-cache.js';
 
 /** @param {string} name @param {string} fallback */
 const env = (name, fallback) => process.env[name] || fallback;
@@ -33,7 +33,7 @@ for (const name of ['PROTOCOL_HEADER', 'HOST_HEADER']) {
   if (header) keyHeaders.push(header);
 }
 
-const server = http.createServer(withPageCache(handler, pages, { keyHeaders }));
+const server = createPageServer(handler, pages, { keyHeaders });
 if (process.env.KEEP_ALIVE_TIMEOUT) server.keepAliveTimeout = number('KEEP_ALIVE_TIMEOUT', 5) * 1000;
 if (process.env.HEADERS_TIMEOUT) server.headersTimeout = number('HEADERS_TIMEOUT', 60) * 1000;
 

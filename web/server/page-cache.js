@@ -1,40 +1,51 @@
 /**
  * The storefront's answers, between Node's HTTP server and SvelteKit (adapter-node's handler):
  *
- * - **Compression.** A GET's answer is held until complete (up to MAX_PAGE_BYTES, then it streams
- *   as written), then sent in the encoding the client accepts, Brotli or gzip, when its type is
- *   text, JSON or SVG. SvelteKit sends pages uncompressed; its static files come precompressed.
+ * - **Compression.** A GET's answer is held until complete (page-response.js: up to MAX_PAGE_BYTES,
+ *   then it streams as written), then sent in the encoding the client accepts, Brotli or gzip,
+ *   when its type is text, JSON or SVG. SvelteKit sends pages uncompressed; its static files come
+ *   precompressed.
  * - **A page cache.** A public page is kept for a moment (`PAGE_CACHE_TTL_MS`, 1 s by default)
  *   and sent again, as stored bytes, to every shopper asking for the same URL with the same headers
  *   it varies on, without going through SvelteKit. Under a burst on one page, one request renders
  *   it and the others wait for those bytes rather than render it again.
  *
- * The cache follows HTTP's rules for a shared cache (RFC 9111):
- *  - only a 200 to a GET, marked `Cache-Control: public`, without `Set-Cookie`, and varying on
- *    nothing but the headers of the key is kept: the admin pages (`private, no-store`), the product
- *    pages (live stock: not public) and errors never are;
- *  - the key is the URL and the request headers a page varies on (`Accept-Language` and `Cookie`
- *    for the shopper's language, the host its absolute URLs are made from);
- *  - an answer from the cache carries `Age`; `If-None-Match` matching its ETag answers 304.
+ * HTTP's rules come from maintained libraries: `negotiator` chooses the encoding (RFC 9110 12.5.3),
+ * `fresh` answers `If-None-Match` (RFC 9110 13.1.2), `http-cache-semantics` says whether a shared
+ * cache may store an answer and for how long (RFC 9111 3 and 4.2), `lru-cache` holds the pages.
+ * On top of them, this cache's own rules:
+ *  - it keeps only a 200 marked `public` (the app opts in), without `Set-Cookie` (one shopper's
+ *    cookie is never sent to another; an error is rendered again rather than repeated), for the
+ *    shorter of its TTL and the answer's freshness: the admin pages (`private, no-store`), the
+ *    product pages (`no-cache`: live stock) and errors never are;
+ *  - the key is the URL and the request headers a page may vary on (`Accept-Language` and `Cookie`
+ *    for the shopper's language, the host its absolute URLs are made from), so an answer varying
+ *    on any other header is not kept;
+ *  - an answer from the cache carries `Age`.
  * A URL whose answer could not be kept is remembered as such for the same moment ("hit for pass",
  * as Varnish says): its next requests go straight to SvelteKit, none waits for another.
  */
+import { createServer } from 'node:http';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
+import fresh from 'fresh';
+import CachePolicy from 'http-cache-semantics';
+import { LRUCache } from 'lru-cache';
+import Negotiator from 'negotiator';
+import { PageResponse } from './page-response.js';
+
+export { MAX_PAGE_BYTES } from './page-response.js';
 
 /** @typedef {import('node:http').IncomingMessage} Req */
-/** @typedef {import('node:http').ServerResponse} Res */
 /** @typedef {'br' | 'gzip' | 'identity'} Encoding */
 
+/** @typedef {import('./page-response.js').Written} Written */
+
 /**
- * A complete answer, as SvelteKit wrote it.
- * @typedef {object} Answer
- * @property {number} status
- * @property {(string | number)[]} headers Its headers as `writeHead` takes them (name, value, ...), without
- *   `Content-Length` and the connection's own.
- * @property {Buffer} body
- * @property {string | undefined} etag
+ * A complete answer, as SvelteKit wrote it, ready to be sent in any encoding.
+ * @typedef {object} AnswerParts
  * @property {boolean} compressible Whether its type is worth compressing (text, JSON, SVG).
  * @property {Partial<Record<Encoding, Variant>>} variants It in each encoding sent so far.
+ * @typedef {Written & AnswerParts} Answer
  */
 
 /**
@@ -48,26 +59,20 @@ import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 
 /** A kept answer: @typedef {Answer & { stored: number }} Page */
 
-/** @typedef {{ page: Page | undefined; expires: number }} Entry A page, or a URL not to keep (`page` undefined). */
-
-/** An answer larger than this is streamed as written: neither compressed here nor kept. */
-export const MAX_PAGE_BYTES = 1024 * 1024;
 /** Below this, compressing saves less than it costs. */
 const MIN_COMPRESSED_BYTES = 1024;
 
-/** Headers the connection makes, never stored with an answer. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'date', 'content-length', 'age']);
 /** What a 304 carries of the page's headers (RFC 9110 15.4.5). */
 const VALIDATORS = new Set(['cache-control', 'content-location', 'expires', 'vary']);
 const COMPRESSIBLE = /^(text\/|application\/(json|javascript|xml|manifest\+json)|image\/svg\+xml)/i;
+/** A URL whose answer could not be kept. */
+const PASS = 'pass';
 
 export class PageCache {
   /** @type {number} */
   #ttlMs;
-  /** @type {number} */
-  #maxEntries;
-  /** @type {Map<string, Entry>} */
-  #entries = new Map();
+  /** @type {LRUCache<string, Page | typeof PASS> | undefined} */
+  #entries;
 
   /**
    * @param {number} ttlMs How long a page is sent again; 0 keeps nothing.
@@ -76,7 +81,10 @@ export class PageCache {
   constructor(ttlMs, maxEntries = 2_000) {
     if (!Number.isFinite(ttlMs) || ttlMs < 0) throw new Error(`PAGE_CACHE_TTL_MS must be a number ≥ 0, not ${ttlMs}`);
     this.#ttlMs = ttlMs;
-    this.#maxEntries = maxEntries;
+    // An expired entry goes when its time is up, not when it is next asked for: a cache of
+    // one-second pages holds a second's worth of them, not the bound's worth.
+    this.#entries =
+      ttlMs > 0 ? new LRUCache({ max: maxEntries, ttl: Math.ceil(ttlMs), ttlAutopurge: true }) : undefined;
   }
 
   get ttlMs() {
@@ -89,36 +97,25 @@ export class PageCache {
    * @returns {Page | null | undefined}
    */
   get(key) {
-    const entry = this.#entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expires > performance.now()) return entry.page ?? null;
-    this.#entries.delete(key);
-    return undefined;
+    const entry = this.#entries?.get(key);
+    return entry === PASS ? null : entry;
   }
 
   /**
-   * Keeps a page, or (undefined) remembers that this URL's answer could not be kept.
+   * Keeps a page for the cache's TTL, or less when `freshMs` (its freshness left) is less; or
+   * (undefined) remembers for the cache's TTL that this URL's answer could not be kept.
    * @param {string} key
    * @param {Page | undefined} page
+   * @param {number} [freshMs]
    */
-  keep(key, page) {
-    if (this.#ttlMs === 0) return;
-    const now = performance.now();
-    // Stored again, a key moves to the end: entries stay in the order they expire (one TTL).
-    this.#entries.delete(key);
-    this.#entries.set(key, { page, expires: now + this.#ttlMs });
-    // From the oldest, the expired entries go, then as many as the bound asks: a cache of
-    // one-second pages holds a second's worth, not 2,000 pages nobody will be sent (in a
-    // 10-minute soak, the storefront grew from 230 to 410 MB when they stayed until read).
-    for (const [oldest, entry] of this.#entries) {
-      if (entry.expires > now && this.#entries.size <= this.#maxEntries) break;
-      this.#entries.delete(oldest);
-    }
+  keep(key, page, freshMs = Infinity) {
+    const ttl = Math.ceil(page ? Math.min(freshMs, this.#ttlMs) : this.#ttlMs);
+    if (ttl > 0) this.#entries?.set(key, page ?? PASS, { ttl });
   }
 
   /** How many pages and URLs not to keep are known now. */
   get size() {
-    return this.#entries.size;
+    return this.#entries?.size ?? 0;
   }
 }
 
@@ -135,24 +132,31 @@ function keyOf(req, keyHeaders) {
   return key;
 }
 
+/** Ours, best first: Brotli is smaller than gzip at the quality used here. */
+const ENCODINGS = /** @type {const} */ (['br', 'gzip', 'identity']);
+
 /**
- * The encoding to answer in: Brotli, else gzip, else none, as `Accept-Encoding` allows (RFC 9110 12.5.3).
- * @param {string | undefined} accept
+ * The encoding to answer in: the client's preference among ours, Brotli first on a tie.
+ * @param {string | undefined} accept `Accept-Encoding`
  * @returns {Encoding}
  */
 export function negotiate(accept) {
-  if (!accept) return 'identity';
-  /** @type {Map<string, number>} */
-  const weights = new Map();
-  for (const part of accept.toLowerCase().split(',')) {
-    const [name = '', ...params] = part.split(';').map((s) => s.trim());
-    const q = params.find((p) => p.startsWith('q='));
-    weights.set(name, q === undefined ? 1 : Number(q.slice(2)) || 0);
-  }
-  const weight = (/** @type {string} */ name) => weights.get(name) ?? weights.get('*') ?? 0;
-  if (weight('br') > 0) return 'br';
-  if (weight('gzip') > 0) return 'gzip';
-  return 'identity';
+  // @types/negotiator (0.6) does not know negotiator 1's `preferred`, which breaks ties.
+  const negotiator = /** @type {{ encoding(available: readonly string[], options: object): string | undefined }} */ (
+    /** @type {unknown} */ (new Negotiator({ headers: { 'accept-encoding': accept } }))
+  );
+  return /** @type {Encoding | undefined} */ (negotiator.encoding(ENCODINGS, { preferred: ENCODINGS })) ?? 'identity';
+}
+
+/** Accept-Encoding values seen, and what they choose: browsers send a handful, negotiating costs microseconds. */
+/** @type {LRUCache<string, Encoding>} */
+const choices = new LRUCache({ max: 1_000 });
+
+/** @param {string} accept */
+function choose(accept) {
+  let encoding = choices.get(accept);
+  if (encoding === undefined) choices.set(accept, (encoding = negotiate(accept)));
+  return encoding;
 }
 
 /**
@@ -204,43 +208,22 @@ function variant(answer, encoding, kept) {
   return found;
 }
 
-/** Accept-Encoding values seen, and what they choose (browsers send a handful). */
-const chosen = new Map();
-
 /**
- * Whether `If-None-Match` names `etag` (weak comparison, RFC 9110 13.1.2).
- * @param {string | undefined} ifNoneMatch
- * @param {string} etag
- */
-function matches(ifNoneMatch, etag) {
-  if (!ifNoneMatch) return false;
-  const weak = (/** @type {string} */ tag) => tag.trim().replace(/^W\//, '');
-  return ifNoneMatch.trim() === '*' || ifNoneMatch.split(',').some((tag) => weak(tag) === weak(etag));
-}
-
-/**
- * Sends a complete answer in the encoding the request accepts.
+ * Sends a complete answer in the encoding the request accepts, or 304 when the request's
+ * validators say the client's copy is fresh.
  * @param {Req} req
- * @param {Res} res
+ * @param {import('node:http').ServerResponse} res
  * @param {Answer} answer
  * @param {number} [stored] When it was kept, for `Age`; undefined for a fresh answer.
  */
 function send(req, res, answer, stored) {
-  let encoding = /** @type {Encoding} */ ('identity');
-  if (answer.compressible && answer.body.length >= MIN_COMPRESSED_BYTES) {
-    const accept = /** @type {string} */ (req.headers['accept-encoding'] ?? '');
-    encoding = chosen.get(accept);
-    if (encoding === undefined) {
-      encoding = negotiate(accept);
-      if (chosen.size < 1_000) chosen.set(accept, encoding);
-    }
-  }
+  const encoding =
+    answer.compressible && answer.body.length >= MIN_COMPRESSED_BYTES
+      ? choose(req.headers['accept-encoding'] ?? '')
+      : 'identity';
   const kept = stored !== undefined;
   const { body, etag, head, notModified } = variant(answer, encoding, kept);
-  const notChanged =
-    answer.status === 200 &&
-    etag !== undefined &&
-    matches(/** @type {string | undefined} */ (req.headers['if-none-match']), etag);
+  const notChanged = answer.status === 200 && etag !== undefined && fresh(req.headers, { etag });
   const headers = notChanged ? notModified : head;
   if (kept) headers[headers.length - 1] = Math.floor((performance.now() - stored) / 1000);
   res.writeHead(notChanged ? 304 : answer.status, headers);
@@ -248,179 +231,74 @@ function send(req, res, answer, stored) {
 }
 
 /**
- * Holds what the handler writes to `res` until it ends, then calls `done` with the complete answer
- * (which it must send), or with undefined when the answer was too large and went out as written,
- * or the connection closed first.
- * @param {Res} res
- * @param {(answer: Answer | undefined) => void} done
+ * The answer as written, made ready to send: when its type is worth compressing and the handler
+ * did not encode it already, it varies on Accept-Encoding too.
+ * @param {Written} written
+ * @returns {Answer}
  */
-function hold(res, done) {
-  /** @type {Buffer[]} */
-  let chunks = [];
-  let size = 0;
-  let holding = true;
-  let finished = false;
-  /** @type {unknown[] | undefined} the arguments of writeHead after the status */
-  let head;
-  const restore = () => {
-    // The instance's own methods go: the prototype's are back.
-    Reflect.deleteProperty(res, 'write');
-    Reflect.deleteProperty(res, 'end');
-    Reflect.deleteProperty(res, 'writeHead');
-  };
-  /**
-   * Too large to hold: what was held goes out, and the rest as it is written. Answers what the
-   * last write answers (false: wait for 'drain'); `callback` is called once that write is done.
-   * @param {((error?: Error | null) => void) | undefined} callback
-   */
-  const release = (callback) => {
-    holding = false;
-    restore();
-    if (head) res.writeHead(res.statusCode, .../** @type {[]} */ (head));
-    const held = chunks;
-    chunks = [];
-    let ok = true;
-    held.forEach((chunk, i) => {
-      ok = i === held.length - 1 && callback ? res.write(chunk, callback) : res.write(chunk);
-    });
-    return ok;
-  };
-  const finish = (/** @type {Answer | undefined} */ answer) => {
-    if (finished) return;
-    finished = true;
-    done(answer);
-  };
-
-  /** @param {unknown} chunk @param {unknown} encoding */
-  const collect = (chunk, encoding) => {
-    if (chunk === undefined || chunk === null || typeof chunk === 'function') return;
-    const buffer =
-      typeof chunk === 'string'
-        ? Buffer.from(chunk, /** @type {BufferEncoding} */ (typeof encoding === 'string' ? encoding : 'utf8'))
-        : Buffer.from(/** @type {Uint8Array} */ (chunk));
-    size += buffer.length;
-    chunks.push(buffer);
-  };
-
-  res.writeHead = /** @type {typeof res.writeHead} */ (
-    function (/** @type {number} */ status, /** @type {unknown[]} */ ...rest) {
-      res.statusCode = status;
-      // Headers handed to writeHead itself are not readable afterwards (getHeaders): applied now.
-      for (const argument of rest) {
-        if (Array.isArray(argument)) {
-          for (let i = 0; i + 1 < argument.length; i += 2) res.setHeader(argument[i], argument[i + 1]);
-        } else if (typeof argument === 'object' && argument !== null) {
-          for (const [name, value] of Object.entries(argument)) if (value !== undefined) res.setHeader(name, value);
-        }
-      }
-      head = rest.filter((argument) => typeof argument === 'string');
-      return res;
-    }
-  );
-  res.write = /** @type {typeof res.write} */ (
-    function (/** @type {unknown} */ chunk, /** @type {unknown[]} */ ...rest) {
-      collect(chunk, rest[0]);
-      const callback = /** @type {((error?: Error | null) => void) | undefined} */ (
-        rest.find((argument) => typeof argument === 'function')
-      );
-      if (size > MAX_PAGE_BYTES) return release(callback);
-      if (callback) process.nextTick(() => callback());
-      return true;
-    }
-  );
-  res.end = /** @type {typeof res.end} */ (
-    function (/** @type {unknown} */ chunk, /** @type {unknown[]} */ ...rest) {
-      collect(chunk, rest[0]);
-      restore();
-      // As Node calls end's callback: once the answer is sent.
-      const callback = [chunk, ...rest].find((argument) => typeof argument === 'function');
-      if (typeof callback === 'function') res.once('finish', () => callback());
-      const body = Buffer.concat(chunks, size);
-      chunks = [];
-      const headers = /** @type {(string | number)[]} */ ([]);
-      for (const [name, value] of Object.entries(res.getHeaders())) {
-        if (value === undefined || HOP_BY_HOP.has(name) || name === 'etag') continue;
-        for (const one of Array.isArray(value) ? value : [value]) headers.push(name, one);
-      }
-      const type = String(res.getHeader('content-type') ?? '');
-      const etag = res.getHeader('etag');
-      // Headers set on `res` stay there; the answer's are given to writeHead again.
-      for (const name of res.getHeaderNames()) res.removeHeader(name);
-      const compressible = COMPRESSIBLE.test(type) && header(headers, 'content-encoding') === undefined;
-      if (compressible) {
-        const vary = header(headers, 'vary');
-        if (vary === undefined) headers.push('vary', 'Accept-Encoding');
-        else headers[vary] = `${headers[vary]}, Accept-Encoding`;
-      }
-      finish({
-        status: res.statusCode,
-        headers,
-        body,
-        etag: typeof etag === 'string' ? etag : undefined,
-        compressible,
-        variants: {},
-      });
-      return res;
-    }
-  );
-  res.once('close', () => {
-    if (holding && !finished) restore();
-    finish(undefined);
-  });
-}
-
-/**
- * The index of the value of header `name` in `headers` (name, value, ...), undefined if absent.
- * @param {(string | number)[]} headers
- * @param {string} name
- */
-function header(headers, name) {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return i + 1;
-  return undefined;
-}
-
-/**
- * Whether a shared cache may keep this answer and send it to anyone sending the same key.
- * @param {Answer} answer
- * @param {Set<string>} keyed The request headers in the key (and Accept-Encoding, negotiated here).
- */
-function shareable(answer, keyed) {
-  if (answer.status !== 200) return false;
-  const cacheControl = String(answer.headers[header(answer.headers, 'cache-control') ?? -1] ?? '').toLowerCase();
-  const directives = cacheControl.split(',').map((d) => d.trim().split('=')[0]);
-  if (!directives.includes('public') || directives.some((d) => ['private', 'no-store', 'no-cache'].includes(d ?? ''))) {
-    return false;
+function answerOf(written) {
+  const { headers, fields } = written;
+  const compressible = COMPRESSIBLE.test(fields['content-type'] ?? '') && fields['content-encoding'] === undefined;
+  if (compressible) {
+    let i = 0;
+    while (i < headers.length && headers[i] !== 'vary') i += 2;
+    if (i < headers.length) headers[i + 1] = `${headers[i + 1]}, Accept-Encoding`;
+    else headers.push('vary', 'Accept-Encoding');
+    fields.vary = fields.vary === undefined ? 'Accept-Encoding' : `${fields.vary}, Accept-Encoding`;
   }
-  if (header(answer.headers, 'set-cookie') !== undefined) return false;
-  const vary = String(answer.headers[header(answer.headers, 'vary') ?? -1] ?? '')
-    .split(',')
-    .map((name) => name.trim().toLowerCase())
-    .filter(Boolean);
-  return vary.every((name) => keyed.has(name));
+  return { ...written, compressible, variants: {} };
 }
 
 /**
- * The request listener: adapter-node's `handler` behind the compression and the page cache.
- * @param {(req: Req, res: Res, next: () => void) => void} handler
+ * For how long (ms) this cache may keep an answer and send it to anyone sending the same key; 0
+ * when it may not.
+ * @param {Req} req
+ * @param {Answer} answer
+ * @param {Set<string>} keyed The request headers in the key.
+ */
+function keepableFor(req, answer, keyed) {
+  const { status, fields } = answer;
+  if (status !== 200 || fields['set-cookie'] !== undefined) return 0;
+  // Kept here only when the app opts in: a page marked `public`, as any cache may share it.
+  if (!(fields['cache-control'] ?? '').split(',').some((directive) => directive.trim().toLowerCase() === 'public')) {
+    return 0;
+  }
+  // Accept-Encoding is negotiated here for what is compressed here; anything else the answer
+  // varies on must be in the key.
+  const vary = (fields.vary ?? '').split(',').map((name) => name.trim().toLowerCase());
+  if (!vary.every((name) => name === '' || keyed.has(name) || (name === 'accept-encoding' && answer.compressible))) {
+    return 0;
+  }
+  // A shared cache's view (RFC 9111 3), freshness only from Cache-Control and Expires: a page's
+  // lifetime is never guessed from its Last-Modified.
+  const policy = new CachePolicy(req, { status, headers: fields }, { cacheHeuristic: 0 });
+  return policy.storable() ? policy.timeToLive() : 0;
+}
+
+/**
+ * The request listener: adapter-node's `handler` behind the compression and the page cache. Its
+ * server must answer with PageResponse (createPageServer).
+ * @param {(req: Req, res: PageResponse, next: () => void) => void} handler
  * @param {PageCache} cache
  * @param {{ keyHeaders: string[] }} options The request headers pages may vary on, in the key.
- * @returns {import('node:http').RequestListener}
+ * @returns {(req: Req, res: PageResponse) => void}
  */
 export function withPageCache(handler, cache, { keyHeaders }) {
   const names = keyHeaders.map((name) => name.toLowerCase());
-  const keyed = new Set([...names, 'accept-encoding']);
+  const keyed = new Set(names);
   /** Pages being rendered, and the requests waiting for them. */
-  /** @type {Map<string, [Req, Res][]>} */
+  /** @type {Map<string, [Req, PageResponse][]>} */
   const rendering = new Map();
-  /** @param {Req} req @param {Res} res */
+  /** @param {Req} req @param {PageResponse} res */
   const render = (req, res) =>
     handler(req, res, () => {
       res.statusCode = 404;
       res.end('Not found');
     });
-  /** @param {Req} req @param {Res} res @param {(answer: Answer | undefined) => void} [then] */
+  /** @param {Req} req @param {PageResponse} res @param {(answer: Answer | undefined) => void} [then] */
   const renderHeld = (req, res, then) => {
-    hold(res, (answer) => {
+    res.hold((written) => {
+      const answer = written && answerOf(written);
       if (answer) send(req, res, answer);
       then?.(answer);
     });
@@ -443,14 +321,27 @@ export function withPageCache(handler, cache, { keyHeaders }) {
     renderHeld(req, res, (answer) => {
       const waiters = rendering.get(key) ?? [];
       rendering.delete(key);
-      const page =
-        answer && shareable(answer, keyed) ? { ...answer, stored: performance.now(), variants: {} } : undefined;
+      const ttlMs = answer ? keepableFor(req, answer, keyed) : 0;
+      const page = answer && ttlMs > 0 ? { ...answer, stored: performance.now(), variants: {} } : undefined;
       // Nothing is learnt from an answer that did not complete here (too large, or cut off).
-      if (answer) cache.keep(key, page);
+      if (answer) cache.keep(key, page, ttlMs);
       for (const [otherReq, otherRes] of waiters) {
         if (page) send(otherReq, otherRes, page, page.stored);
         else renderHeld(otherReq, otherRes);
       }
     });
   };
+}
+
+/**
+ * The storefront's HTTP server: Node's, with PageResponse as its response class, answering through
+ * the page cache.
+ * @param {(req: Req, res: PageResponse, next: () => void) => void} handler
+ * @param {PageCache} cache
+ * @param {{ keyHeaders: string[] }} options
+ * @returns {import('node:http').Server} A server like any other to its callers.
+ */
+export function createPageServer(handler, cache, options) {
+  const server = createServer({ ServerResponse: PageResponse }, withPageCache(handler, cache, options));
+  return /** @type {import('node:http').Server} */ (/** @type {unknown} */ (server));
 }

@@ -1,7 +1,14 @@
 import { redirect, type Handle, type HandleServerError } from '@sveltejs/kit';
-import { fromAcceptLanguage, isLang } from '$lib/i18n';
+import Negotiator from 'negotiator';
+import { isLang, LANGS, type Lang } from '$lib/i18n';
 
 const LANG_COOKIE = 'lang';
+
+/** The best of our languages for the request's Accept-Language (RFC 9110 12.5.4), English by default. */
+function fromAcceptLanguage(request: Request): Lang {
+  const accept = request.headers.get('accept-language') ?? undefined;
+  return (new Negotiator({ headers: { 'accept-language': accept } }).language(LANGS) as Lang | undefined) ?? 'en';
+}
 
 /**
  * Every request: the shopper's language (a `lang` link sets the cookie, then the cookie, then
@@ -32,7 +39,7 @@ export const handle: Handle = async ({ event, resolve }) => {
   }
 
   const chosen = cookies.get(LANG_COOKIE);
-  event.locals.lang = isLang(chosen) ? chosen : fromAcceptLanguage(request.headers.get('accept-language'));
+  event.locals.lang = isLang(chosen) ? chosen : fromAcceptLanguage(request);
 
   // Public pages are kept a moment, in front of SvelteKit (web/server/page-cache.js), by the
   // headers named in `vary` below.

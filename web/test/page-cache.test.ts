@@ -1,8 +1,8 @@
-import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MAX_PAGE_BYTES, negotiate, PageCache, withPageCache } from '../server/page-cache.js';
+import { createPageServer, MAX_PAGE_BYTES, negotiate, PageCache } from '../server/page-cache.js';
 
 type Answer = {
   status?: number;
@@ -36,7 +36,7 @@ async function serve(answer: (req: IncomingMessage) => Answer, cache = new PageC
       res.end();
     }, delayMs);
   };
-  const server = createServer(withPageCache(handler, cache, { keyHeaders: ['host', 'accept-language', 'cookie'] }));
+  const server = createPageServer(handler, cache, { keyHeaders: ['host', 'accept-language', 'cookie'] });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   servers.push(server);
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -120,6 +120,11 @@ describe('the storefront page cache', () => {
     ['setting a cookie', { headers: { ...PUBLIC, 'set-cookie': 'lang=fr' } }],
     ['not a 200', { status: 404, headers: PUBLIC }],
     ['varying on a header not in the key', { headers: { ...PUBLIC, vary: 'Accept-Language, User-Agent' } }],
+    ['already stale (max-age=0)', { headers: { ...PUBLIC, 'cache-control': 'public, max-age=0' } }],
+    [
+      'encoded by the handler for this client',
+      { headers: { ...PUBLIC, 'content-encoding': 'br', vary: 'Accept-Language, Cookie, Accept-Encoding' } },
+    ],
   ])('keeps nothing %s, and its requests do not wait for one another', async (_, answer: Answer) => {
     const { url, renders, mostInFlight } = await serve(() => ({ body: page(), delayMs: 50, ...answer }));
     await (await get(`${url}/p/x`)).text();
@@ -181,6 +186,9 @@ describe('the storefront page cache', () => {
     expect(revalidated.headers.get('etag')).toBe('"v1"');
     expect(revalidated.headers.get('cache-control')).toBe('public, max-age=10');
     expect(await revalidated.text()).toBe('');
+    // A reload asks past every cache's copy (RFC 9111 5.2.1.4): the page itself.
+    const reloaded = await get(`${url}/`, { 'if-none-match': '"v1"', 'cache-control': 'no-cache' });
+    expect(reloaded.status).toBe(200);
     const head = await get(`${url}/`, {}, 'HEAD');
     expect(head.headers.get('content-length')).toBe(String(page().length));
     expect(await head.text()).toBe('');
@@ -209,7 +217,7 @@ describe('the storefront page cache', () => {
       res.write(Buffer.alloc(length, 'a'), () => called.push('write'));
       res.end('!', () => called.push('end'));
     };
-    const server = createServer(withPageCache(handler, new PageCache(1_000), { keyHeaders: ['host'] }));
+    const server = createPageServer(handler, new PageCache(1_000), { keyHeaders: ['host'] });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     servers.push(server);
     const response = await get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
@@ -218,13 +226,14 @@ describe('the storefront page cache', () => {
     expect(called).toEqual(['write', 'end']);
   });
 
-  it('drops expired pages as new ones are kept, and keeps no more than its bound', async () => {
+  it('drops a page once it expires, and keeps no more than its bound', async () => {
     const cache = new PageCache(50, 5);
     const { url } = await serve((req) => ({ headers: PUBLIC, body: `page ${req.url}` }), cache);
     for (let i = 0; i < 8; i++) await (await get(`${url}/c/${i}`)).text();
     expect(cache.size).toBe(5);
     await new Promise((resolve) => setTimeout(resolve, 60));
-    // Never asked for again, the expired pages go when the next one is kept.
+    // Never asked for again, the expired pages are gone all the same.
+    expect(cache.size).toBe(0);
     await (await get(`${url}/c/new`)).text();
     expect(cache.size).toBe(1);
   });

@@ -235,25 +235,6 @@ const dictionaries: Record<Lang, Record<Key, string>> = { en, fr };
 
 export const isLang = (value: unknown): value is Lang => LANGS.includes(value as Lang);
 
-/** The best of our languages for an Accept-Language header (RFC 9110 §12.5.4), English by default. */
-export function fromAcceptLanguage(header: string | null): Lang {
-  const ranked = (header ?? '')
-    .split(',')
-    .map((part) => {
-      const [tag = '', ...params] = part.trim().toLowerCase().split(';');
-      const q = Number(
-        params
-          .find((p) => p.trim().startsWith('q='))
-          ?.trim()
-          .slice(2) ?? 1,
-      );
-      return { lang: tag.split('-')[0], q: Number.isFinite(q) ? q : 0 };
-    })
-    .filter((entry) => entry.q > 0)
-    .sort((a, b) => b.q - a.q);
-  return ranked.map((entry) => entry.lang).find(isLang) ?? 'en';
-}
-
 export type Translate = (key: Key, params?: Record<string, string | number>) => string;
 
 /**

@@ -1,9 +1,9 @@
 import { error, type RequestEvent } from '@sveltejs/kit';
+import { LRUCache } from 'lru-cache';
 import { env } from '$env/dynamic/private';
 import { translator } from '$lib/i18n';
 import type { components, operations } from './api-types';
 import { api, forwardedFor } from './api';
-import { memo } from './memo';
 
 export type Category = components['schemas']['Category'];
 export type ListQuery = NonNullable<operations['listProducts']['parameters']['query']>;
@@ -30,14 +30,21 @@ export async function call<T>(event: Event, request: (headers: Record<string, st
 
 /**
  * The category tree, shared by every page for a few seconds: the layout and the page of one
- * request ask once, and the API's counts are at most that old.
+ * request ask once (concurrent requests share one call), and the API's counts are at most that
+ * old. A failed call is not kept: the next request asks again.
  */
-export const categoryTree = (event: Event) =>
-  memo('categories', 10_000, async () => {
+const categories = new LRUCache<'tree', Category[], Event>({
+  max: 1,
+  ttl: 10_000,
+  fetchMethod: async (_key, _stale, { context: event }) => {
     const { data } = await call(event, (headers) => api.GET('/v1/categories', { headers }));
     if (!data) unavailable(event);
     return data.data;
-  });
+  },
+});
+
+export const categoryTree = async (event: Event) =>
+  (await categories.fetch('tree', { context: event })) ?? unavailable(event);
 
 /** Major units typed by a shopper ("12.50") as the API's minor units (1250); junk is ignored. */
 export function toMinor(value: string | null, currency = CATALOGUE_CURRENCY): number | undefined {

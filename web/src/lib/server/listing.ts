@@ -1,4 +1,5 @@
 import { error, type RequestEvent } from '@sveltejs/kit';
+import { LRUCache } from 'lru-cache';
 import { translator } from '$lib/i18n';
 import { api } from './api';
 import {
@@ -14,23 +15,31 @@ import {
   type Filters,
   type Sort,
 } from './catalogue';
-import { memo } from './memo';
 
 type Event = Pick<RequestEvent, 'url' | 'getClientAddress' | 'locals' | 'setHeaders'>;
 
-/**
- * The search API's facets for a category and filters, asked for one hit: counts and brands only.
- * Without them (search failing) the page still shows, with no brand choices or estimated count.
- */
+type FacetsQuery = { event: Event; category: string | undefined; filters: Filters };
+
+/** The search API's facets for a category and filters, asked for one hit: counts and brands only. */
+async function searchFacets({ event, category, filters }: FacetsQuery) {
+  const { data } = await call(event, (headers) =>
+    api.GET('/v1/search', { params: { query: { category, ...filters, limit: 1 } }, headers }),
+  );
+  // An answer other than 200 is not kept for the period: the next shopper asks again.
+  if (!data) throw new Error('search facets unavailable');
+  return { total: data.total, brands: data.facets.brand.map((b) => b.name) };
+}
+
+/** Every shopper shares a category's facets for half a minute: one call per category and filters at a time. */
+const facetsOf = new LRUCache<string, Awaited<ReturnType<typeof searchFacets>>, FacetsQuery>({
+  max: 1_000,
+  ttl: 30_000,
+  fetchMethod: (_key, _stale, { context }) => searchFacets(context),
+});
+
+/** Without facets (search failing) the page still shows, with no brand choices or estimated count. */
 const facets = (event: Event, category: string | undefined, filters: Filters) =>
-  memo(`facets:${JSON.stringify([category, filters])}`, 30_000, async () => {
-    const { data } = await call(event, (headers) =>
-      api.GET('/v1/search', { params: { query: { category, ...filters, limit: 1 } }, headers }),
-    );
-    // An answer other than 200 is not kept for the period: the next shopper asks again.
-    if (!data) throw new Error('search facets unavailable');
-    return { total: data.total, brands: data.facets.brand.map((b) => b.name) };
-  }).catch(() => undefined);
+  facetsOf.fetch(JSON.stringify([category, filters]), { context: { event, category, filters } }).catch(() => undefined);
 
 /**
  * One page of a listing, named by its URL alone: the category (from the route), the filters,
