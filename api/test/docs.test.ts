@@ -16,8 +16,9 @@ import { repoRoot } from './support/process.ts';
 const registered = vi.hoisted(() => [] as { method: string; url: string }[]);
 vi.mock('fastify', async (importOriginal) => {
   const actual = await importOriginal<typeof import('fastify')>();
-  const make = (...args: Parameters<typeof actual.default>) => {
-    const app = actual.default(...args) as FastifyInstance;
+  const create = actual.default as unknown as (...args: unknown[]) => FastifyInstance;
+  const make = (...args: unknown[]) => {
+    const app = create(...args);
     app.addHook('onRoute', (route) => {
       for (const method of [route.method].flat()) registered.push({ method, url: route.url });
     });
