@@ -3,8 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../src/db/embedded.ts';
-import { repoRoot, startNode, waitFor, type Running } from './support/process.ts';
+import { freePort, repoRoot, startNode, waitFor, type Running } from '@catalogue/testing/process';
 
 /**
  * docs/api.md is a tour a newcomer follows with curl on a fresh `npm start`. Its ```sh blocks run

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { describe, expect, it, vi } from 'vitest';
 import { ConfigSchema } from '../src/config.ts';
 import { testApp, testDatabase } from './support/database.ts';
-import { repoRoot } from './support/process.ts';
+import { repoRoot } from '@catalogue/testing/process';
 
 /**
  * The docs that restate the code are checked against it: docs/configuration.md against the config
