@@ -98,8 +98,8 @@ export default ts.config(
     files: ['api/src/**/*.ts', 'web/src/**/*.{ts,js,svelte}'],
     ignores: ['api/src/seed/taxonomy.ts'],
     rules: {
-      'max-lines': ['warn', { max: 400 }],
-      'max-lines-per-function': ['warn', { max: 80 }],
+      'max-lines': ['error', { max: 400 }],
+      'max-lines-per-function': ['error', { max: 80 }],
     },
   },
 );

@@ -110,36 +110,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   await mkdir(pgdata, { recursive: true, mode: 0o700 });
   if (user) await chown(pgdata, user.uid, user.gid);
 
-  const initialised = await stat(join(pgdata, 'PG_VERSION')).then(
-    () => true,
-    () => false,
-  );
-  if (!initialised) {
-    const password = randomBytes(18).toString('base64url');
-    // initdb runs as the postgres user and must read the password; the file lives only for initdb.
-    const initPasswordFile = join(options.dataDir, `.initdb-${process.pid}`);
-    await writeFile(initPasswordFile, password, { mode: 0o600 });
-    if (user) await chown(initPasswordFile, user.uid, user.gid);
-    try {
-      await run(
-        bin.initdb,
-        [
-          `--pgdata=${pgdata}`,
-          '--username=postgres',
-          `--pwfile=${initPasswordFile}`,
-          '--auth=scram-sha-256',
-          '--encoding=UTF8',
-          // Byte-order collation: deterministic sorting, fast comparisons, no OS locale needed.
-          '--locale-provider=builtin',
-          '--builtin-locale=C.UTF-8',
-        ],
-        spawnOptions,
-      );
-    } finally {
-      await rm(initPasswordFile, { force: true });
-    }
-    await writeFile(passwordFile, password, { mode: 0o600 });
-  }
+  await initCluster(bin.initdb, options.dataDir, pgdata, passwordFile, user, spawnOptions);
   const password = (await readFile(passwordFile, 'utf8')).trim();
 
   const urlFor = (port: number) => (database: string) =>
@@ -167,8 +138,79 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
 
   const port = options.port || (await freePort());
+  const child = await startServer(bin.postgres, pgdata, port, spawnOptions, log);
+
+  await writeFile(ownerFile, String(process.pid));
+  // Last resort if this process ends without calling stop(): the server shuts itself down.
+  const onExit = () => child.kill('SIGINT');
+  process.on('exit', onExit);
+
+  return {
+    url: urlFor(port)('postgres'),
+    port,
+    urlFor: urlFor(port),
+    stop: async () => {
+      process.off('exit', onExit);
+      await stopChild(child);
+      await rm(ownerFile, { force: true });
+    },
+  };
+}
+
+type SpawnIds = { uid?: number; gid?: number };
+
+/** initdb on a new folder: a random superuser password, kept beside the cluster (owner-only). */
+async function initCluster(
+  initdb: string,
+  dataDir: string,
+  pgdata: string,
+  passwordFile: string,
+  user: { uid: number; gid: number } | undefined,
+  spawnOptions: SpawnIds,
+): Promise<void> {
+  const options = { dataDir };
+  const initialised = await stat(join(pgdata, 'PG_VERSION')).then(
+    () => true,
+    () => false,
+  );
+  if (!initialised) {
+    const password = randomBytes(18).toString('base64url');
+    // initdb runs as the postgres user and must read the password; the file lives only for initdb.
+    const initPasswordFile = join(options.dataDir, `.initdb-${process.pid}`);
+    await writeFile(initPasswordFile, password, { mode: 0o600 });
+    if (user) await chown(initPasswordFile, user.uid, user.gid);
+    try {
+      await run(
+        initdb,
+        [
+          `--pgdata=${pgdata}`,
+          '--username=postgres',
+          `--pwfile=${initPasswordFile}`,
+          '--auth=scram-sha-256',
+          '--encoding=UTF8',
+          // Byte-order collation: deterministic sorting, fast comparisons, no OS locale needed.
+          '--locale-provider=builtin',
+          '--builtin-locale=C.UTF-8',
+        ],
+        spawnOptions,
+      );
+    } finally {
+      await rm(initPasswordFile, { force: true });
+    }
+    await writeFile(passwordFile, password, { mode: 0o600 });
+  }
+}
+
+/** Starts the server on `port` and resolves once it accepts connections. */
+async function startServer(
+  postgres: string,
+  pgdata: string,
+  port: number,
+  spawnOptions: SpawnIds,
+  log: (line: string) => void,
+): Promise<ChildProcess> {
   const child = spawn(
-    bin.postgres,
+    postgres,
     [
       '-D',
       pgdata,
@@ -206,21 +248,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     );
   });
 
-  await writeFile(ownerFile, String(process.pid));
-  // Last resort if this process ends without calling stop(): the server shuts itself down.
-  const onExit = () => child.kill('SIGINT');
-  process.on('exit', onExit);
-
-  return {
-    url: urlFor(port)('postgres'),
-    port,
-    urlFor: urlFor(port),
-    stop: async () => {
-      process.off('exit', onExit);
-      await stopChild(child);
-      await rm(ownerFile, { force: true });
-    },
-  };
+  return child;
 }
 
 /** Fast shutdown (SIGINT): disconnect clients, write a checkpoint, exit. */
