@@ -1,20 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_ARGS } from '@catalogue/testing/browser';
 import type { App } from '../src/app.ts';
 import { testApp, testDatabase } from './support/database.ts';
-
-/** Debian's Chromium (`apt-get install -y chromium`): nothing is downloaded at install or run time. */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('Swagger UI at /docs', () => {
   let app: App;
@@ -27,7 +15,7 @@ describe('Swagger UI at /docs', () => {
     key = (await app.keys.create('swagger ui', ['stock:write'])).secret;
     origin = await app.listen({ host: '127.0.0.1', port: 0 });
     // A fresh profile per launch (Playwright makes one in a temporary directory).
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, headless: true });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
   });
 
   afterAll(async () => {

@@ -6,7 +6,8 @@ import { chromium, type BrowserContext } from 'playwright-core';
 /** Debian's Chromium (`apt-get install -y chromium`): nothing is downloaded at install or run time. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-const ARGS = [
+/** The flags every headless launch here takes: no sandbox as root, no background traffic on a closed network. */
+export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',
@@ -34,7 +35,7 @@ export function launchChromium(): Chromium {
       const dir = await mkdtemp(join(tmpdir(), 'chromium-profile-'));
       const context = await chromium.launchPersistentContext(dir, {
         executablePath: CHROMIUM,
-        args: ARGS,
+        args: CHROMIUM_ARGS,
         headless: true,
         viewport: { width: 1280, height: 800 },
         ...options,
